@@ -1,0 +1,494 @@
+"""RFC 9421 HTTP Message Signatures: the ``Signature-Input`` and ``Signature`` fields, and
+signing / verifying one labelled signature of a message with a given key object.
+
+Keys are duck-typed: a signer is any object with ``sign(data: bytes) -> bytes``, a verifier
+any object with ``verify(data: bytes, signature: bytes) -> bool`` (:class:`Signer`,
+:class:`Verifier`). The algorithm comes from the key, not from the message (RFC 9421 §3.2
+step 6; AAuth -11 ignores the ``alg`` parameter); the caller names it to
+:func:`verify_message` so the signature length can be checked.
+
+Wire format choices:
+
+* We emit standard padded base64 in the ``Signature`` Byte Sequence (RFC 9651 §4.1.8).
+  We accept unpadded base64url as written by deployed peers unless
+  ``accept_base64url_signature=False``: when the ``Signature`` field does not parse as a
+  Structured Field, each member is matched against ``label=:<base64 or base64url>:``; one
+  value mixing ``+``/``/`` with ``-``/``_`` is refused.
+* :func:`sign_message` appends one new ``Signature-Input`` field line and one new ``Signature``
+  field line for each signature. Repeated field lines form one Dictionary (RFC 9421 §4.1,
+  §4.2; RFC 9110 §5.3), and the existing lines stay byte-for-byte as they were.
+* A missing ``Signature-Input`` or ``Signature`` field is ``invalid_request`` (AAuth -11
+  verifier step 1, digest [AMBIG-5]); everything else wrong with a signature —
+  malformed fields, a label present in only one field, bad parameters, unresolvable
+  components, wrong length, failed verification — is ``invalid_signature``
+  (signature-key-08 §"Signature-Error": "signature missing, malformed, ... or does not verify").
+  Members other than the selected label are parsed as Structured Fields but not otherwise
+  checked (signature-key-08: members for other labels MAY be ignored).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final, Protocol, TypeVar
+
+from . import sfv
+from ._b64 import b64_decode, b64url_decode
+from .components import (
+    KNOWN_SF_FIELDS,
+    ComponentId,
+    Message,
+    SfType,
+    build_signature_base,
+    components_from_inner_list,
+)
+from .errors import LocalError, SignatureError, StructuredFieldError
+from .http import HttpRequest, HttpResponse
+from .httpsig_algorithms import get_algorithm
+
+__all__ = [
+    "SIGNATURE_PARAMS",
+    "SignatureInput",
+    "Signer",
+    "VerifiedSignature",
+    "Verifier",
+    "build_signature_fields",
+    "build_signature_input_member",
+    "parse_signature_field",
+    "parse_signature_input",
+    "sign_message",
+    "verify_message",
+]
+
+M = TypeVar("M", HttpRequest, HttpResponse)
+
+
+class Signer(Protocol):
+    """Anything that signs: ``sign(data) -> signature bytes``."""
+
+    def sign(self, data: bytes) -> bytes:
+        """Sign ``data``."""
+        ...
+
+
+class Verifier(Protocol):
+    """Anything that verifies: ``verify(data, signature) -> bool``."""
+
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` is valid for ``data``."""
+        ...
+
+
+#: Signature parameters of RFC 9421 §2.3 and their Structured Field types.
+SIGNATURE_PARAMS: Final[Mapping[str, type]] = MappingProxyType(
+    {"created": int, "expires": int, "nonce": str, "alg": str, "keyid": str, "tag": str}
+)
+
+_KEY_RE: Final = re.compile(r"[a-z*][a-z0-9_\-.*]*")  # RFC 9651 §3.1.2 key
+_PLAIN_STRING_RE: Final = re.compile(r"[\x20-\x21\x23-\x5b\x5d-\x7e]*")  # no " or \
+_STRING_RE: Final = re.compile(r"[\x20-\x7e]*")
+_MAX_INT: Final = 999_999_999_999_999  # RFC 9651 §3.3.1
+# Tolerant Signature member: label=:<base64 or base64url, padding optional>:
+_LOOSE_MEMBER_RE: Final = re.compile(r"([a-z*][a-z0-9_\-.*]*)=:([A-Za-z0-9+/_\-]+={0,2}):")
+_B64URL_TEXT_RE: Final = re.compile(r"[A-Za-z0-9_\-]+={0,2}")
+
+
+def _fail(message: str) -> SignatureError:
+    return SignatureError(message, code="invalid_signature")
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureInput:
+    """One parsed ``Signature-Input`` member (RFC 9421 §4.1).
+
+    :param label: the member key.
+    :param components: the covered components, in order.
+    :param params: the signature parameters, in order (``created``, ``keyid``, ...).
+    :param value: the strict serialisation of the member value: the ``@signature-params``
+        component value (RFC 9421 §2.3).
+    """
+
+    label: str
+    components: tuple[ComponentId, ...]
+    params: dict[str, sfv.BareItem]
+    value: str
+
+    @property
+    def created(self) -> int | None:
+        """The ``created`` parameter, if present."""
+        value = self.params.get("created")
+        return value if type(value) is int else None
+
+    @property
+    def expires(self) -> int | None:
+        """The ``expires`` parameter, if present."""
+        value = self.params.get("expires")
+        return value if type(value) is int else None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedSignature:
+    """A signature that verified: what it covered and the bytes that were checked."""
+
+    label: str
+    components: tuple[ComponentId, ...]
+    params: dict[str, sfv.BareItem] = field(default_factory=dict)
+    signature: bytes = b""
+    base: bytes = b""
+
+    @property
+    def created(self) -> int | None:
+        """The ``created`` parameter, if present."""
+        value = self.params.get("created")
+        return value if type(value) is int else None
+
+    @property
+    def expires(self) -> int | None:
+        """The ``expires`` parameter, if present."""
+        value = self.params.get("expires")
+        return value if type(value) is int else None
+
+    def covers(self, component: ComponentId | str) -> bool:
+        """Whether ``component`` (a :class:`ComponentId`, a bare name such as
+        ``"signature-key"``, or a serialised identifier) is among the covered components."""
+        wanted = component if isinstance(component, ComponentId) else ComponentId.parse(component)
+        return wanted in self.components
+
+
+def _check_params(params: Mapping[str, sfv.BareItem], where: str) -> None:
+    """RFC 9421 §2.3: the types of the registered signature parameters."""
+    for name, kind in SIGNATURE_PARAMS.items():
+        if name not in params:
+            continue
+        value = params[name]
+        if kind is int:
+            if type(value) is not int or value < 0:
+                raise _fail(f"{where}: parameter {name!r} must be a non-negative integer")
+        elif type(value) is not str:
+            raise _fail(f"{where}: parameter {name!r} must be a string")
+
+
+def _member_to_input(label: str, member: sfv.Member) -> SignatureInput:
+    where = f"Signature-Input {label!r}"
+    if not isinstance(member, sfv.InnerList):
+        raise _fail(f"{where} is not an inner list of components")
+    _check_params(member.params, where)
+    components = components_from_inner_list(member)
+    try:
+        value = sfv.serialize_inner_list(member)
+    except StructuredFieldError as exc:  # pragma: no cover - parsed values re-serialise
+        raise _fail(f"{where} cannot be re-serialised") from exc
+    return SignatureInput(label, components, dict(member.params), value)
+
+
+def _parse_dictionary(text: str, field_name: str) -> sfv.Dictionary:
+    try:
+        # Duplicate labels refused (RFC 9421 §4.1, §4.2: labels MUST be unique).
+        return sfv.parse_dictionary(text, allow_duplicate_keys=False)
+    except StructuredFieldError as exc:
+        raise _fail(f"{field_name} is not a valid dictionary: {exc.message}") from exc
+
+
+def parse_signature_input(field_value: str) -> dict[str, SignatureInput]:
+    """Parse a whole ``Signature-Input`` field value (RFC 9421 §4.1); every member checked.
+
+    :raises SignatureError: ``invalid_signature`` for a malformed field, a repeated label,
+        a member that is not an inner list of valid component identifiers, or a registered
+        parameter of the wrong type.
+    """
+    members = _parse_dictionary(field_value, "Signature-Input")
+    return {label: _member_to_input(label, member) for label, member in members.items()}
+
+
+def _decode_loose(text: str, label: str) -> bytes:
+    what = f"Signature {label!r}"
+    if _B64URL_TEXT_RE.fullmatch(text):
+        core = text.rstrip("=")
+        padding = len(text) - len(core)
+        if padding and (len(core) + padding) % 4:
+            raise _fail(f"{what} has wrong base64url padding")
+        return b64url_decode(core, error=SignatureError, code="invalid_signature", what=what)
+    return b64_decode(text, error=SignatureError, code="invalid_signature", what=what)
+
+
+def _parse_loose(text: str) -> dict[str, bytes]:
+    result: dict[str, bytes] = {}
+    for part in text.split(","):
+        match = _LOOSE_MEMBER_RE.fullmatch(part.strip(" \t"))
+        if match is None:
+            raise _fail("Signature is not a dictionary of byte sequences")
+        label, encoded = match.groups()
+        if label in result:
+            raise _fail(f"Signature label {label!r} appears more than once")
+        result[label] = _decode_loose(encoded, label)
+    return result
+
+
+def _signature_members(text: str, accept_base64url: bool) -> dict[str, sfv.Member] | None:
+    """Strict parse of the Signature field, or ``None`` when the tolerant path applies."""
+    try:
+        return sfv.parse_dictionary(text, allow_duplicate_keys=False)
+    except StructuredFieldError as exc:
+        if accept_base64url:
+            return None
+        raise _fail(f"Signature is not a valid dictionary: {exc.message}") from exc
+
+
+def _member_bytes(label: str, member: sfv.Member) -> bytes:
+    if not isinstance(member, sfv.Item) or type(member.value) is not bytes:
+        raise _fail(f"Signature {label!r} is not a byte sequence")
+    return member.value
+
+
+def parse_signature_field(
+    field_value: str, *, accept_base64url_signature: bool = True
+) -> dict[str, bytes]:
+    """Parse a ``Signature`` field value (RFC 9421 §4.2) into ``{label: signature bytes}``.
+
+    With ``accept_base64url_signature`` (the default), a field that is not a valid Structured
+    Field is retried as ``label=:base64url:`` members (deployed peers write unpadded
+    base64url).
+
+    :raises SignatureError: ``invalid_signature`` if malformed, a label repeats, or a member
+        is not a byte sequence.
+    """
+    members = _signature_members(field_value, accept_base64url_signature)
+    if members is None:
+        return _parse_loose(field_value)
+    return {label: _member_bytes(label, member) for label, member in members.items()}
+
+
+def _serialize_param(name: str, value: sfv.BareItem) -> str:
+    if value is True:
+        return f";{name}"
+    if type(value) is int and -_MAX_INT <= value <= _MAX_INT:
+        return f";{name}={value}"
+    if type(value) is str:
+        if _PLAIN_STRING_RE.fullmatch(value):
+            return f';{name}="{value}"'
+        if _STRING_RE.fullmatch(value):
+            escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+            return f';{name}="{escaped}"'
+        raise LocalError(f"signature parameter {name!r} must be printable ASCII")
+    try:
+        return f";{name}={sfv.serialize_bare_item(value)}"
+    except StructuredFieldError as exc:
+        raise LocalError(f"signature parameter {name!r} cannot be serialised") from exc
+
+
+def _as_components(components: Sequence[ComponentId | str]) -> tuple[ComponentId, ...]:
+    if isinstance(components, str):
+        raise LocalError("components must be a sequence of component identifiers, not a str")
+    result = tuple(c if isinstance(c, ComponentId) else ComponentId.parse(c) for c in components)
+    if len(set(result)) != len(result):
+        raise LocalError("a component is listed more than once (RFC 9421 §2)")
+    return result
+
+
+def _member_text(components: tuple[ComponentId, ...], params: Mapping[str, sfv.BareItem]) -> str:
+    parts = ["(", " ".join([c.serialized for c in components]), ")"]
+    for name, value in params.items():
+        if not isinstance(name, str) or not _KEY_RE.fullmatch(name):
+            raise LocalError(f"{name!r} is not a valid signature parameter name")
+        parts.append(_serialize_param(name, value))
+    return "".join(parts)
+
+
+def build_signature_input_member(
+    components: Sequence[ComponentId | str], params: Mapping[str, sfv.BareItem]
+) -> str:
+    """The ``Signature-Input`` member value (and ``@signature-params`` value, RFC 9421 §2.3):
+    ``("@method" "@path");created=1618884473;keyid="k"``.
+
+    ``components`` are :class:`ComponentId` objects or strings for
+    :meth:`ComponentId.parse`; ``params`` are serialised in the order given.
+
+    :raises LocalError: for an invalid or repeated component, or a parameter of the wrong type.
+    """
+    return _build_member(components, params)[1]
+
+
+def _build_member(
+    components: Sequence[ComponentId | str], params: Mapping[str, sfv.BareItem]
+) -> tuple[tuple[ComponentId, ...], str]:
+    comps = _as_components(components)
+    try:
+        _check_params(params, "signature parameters")
+    except SignatureError as exc:
+        raise LocalError(exc.message) from exc
+    return comps, _member_text(comps, params)
+
+
+def _check_label(label: str) -> None:
+    if not isinstance(label, str) or not _KEY_RE.fullmatch(label):
+        raise LocalError(f"{label!r} is not a valid signature label (an RFC 9651 key)")
+
+
+def build_signature_fields(
+    label: str, signature_input_member: str, signature: bytes
+) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The two field lines for one signature:
+    ``("Signature-Input", "<label>=<member>")`` and ``("Signature", "<label>=:<base64>:")``.
+
+    The signature is written as standard padded base64 (RFC 9651 §4.1.8).
+    """
+    _check_label(label)
+    if not isinstance(signature_input_member, str) or not isinstance(signature, bytes):
+        raise LocalError("signature_input_member must be str and signature bytes")
+    encoded = base64.b64encode(signature).decode("ascii")
+    return (
+        ("Signature-Input", f"{label}={signature_input_member}"),
+        ("Signature", f"{label}=:{encoded}:"),
+    )
+
+
+def _existing_labels(message: Message) -> set[str]:
+    labels: set[str] = set()
+    for name in ("Signature-Input", "Signature"):
+        text = message.header(name)
+        if text is None:
+            continue
+        try:
+            labels.update(sfv.parse_dictionary(text))
+        except StructuredFieldError:
+            # A tolerant (base64url) Signature field: its labels still count.
+            labels.update(m.group(1) for m in _LOOSE_MEMBER_RE.finditer(text))
+    return labels
+
+
+def sign_message(
+    message: M,
+    signer: Signer,
+    *,
+    label: str,
+    components: Sequence[ComponentId | str],
+    created: int,
+    expires: int | None = None,
+    nonce: str | None = None,
+    alg: str | None = None,
+    keyid: str | None = None,
+    tag: str | None = None,
+    related_request: HttpRequest | None = None,
+    trailers: Iterable[tuple[str, str]] | None = None,
+    request_target: str | None = None,
+    sf_types: Mapping[str, SfType] = KNOWN_SF_FIELDS,
+) -> M:
+    """Sign ``message`` (RFC 9421 §3.1) and return a copy with ``Signature-Input`` and
+    ``Signature`` field lines for ``label`` appended.
+
+    Parameters are written in the order ``created``, ``expires``, ``nonce``, ``alg``,
+    ``keyid``, ``tag``, each only when given. The signer's ``sign`` receives the signature
+    base bytes.
+
+    :raises LocalError: if the label is already used on the message, a component cannot be
+        resolved, or a parameter is invalid.
+    """
+    _check_label(label)
+    params: dict[str, sfv.BareItem] = {"created": created}
+    for name, value in (
+        ("expires", expires),
+        ("nonce", nonce),
+        ("alg", alg),
+        ("keyid", keyid),
+        ("tag", tag),
+    ):
+        if value is not None:
+            params[name] = value
+    comps, member = _build_member(components, params)
+    if (
+        message.has_header("Signature-Input") or message.has_header("Signature")
+    ) and label in _existing_labels(message):
+        raise LocalError(f"the message already has a signature labelled {label!r}")
+    try:
+        base = build_signature_base(
+            message,
+            comps,
+            member,
+            related_request=related_request,
+            trailers=trailers,
+            request_target=request_target,
+            sf_types=sf_types,
+        )
+    except SignatureError as exc:
+        raise LocalError(f"cannot sign: {exc.message}") from exc
+    signature = signer.sign(base)
+    if not isinstance(signature, bytes):
+        raise LocalError("signer.sign() must return bytes")
+    return message.with_headers(build_signature_fields(label, member, signature))
+
+
+def verify_message(
+    message: Message,
+    verifier: Verifier,
+    *,
+    label: str,
+    algorithm: str,
+    related_request: HttpRequest | None = None,
+    trailers: Iterable[tuple[str, str]] | None = None,
+    request_target: str | None = None,
+    sf_types: Mapping[str, SfType] = KNOWN_SF_FIELDS,
+    accept_base64url_signature: bool = True,
+    enforce_alg_param: bool = False,
+    now: int | None = None,
+) -> VerifiedSignature:
+    """Verify the signature labelled ``label`` on ``message`` (RFC 9421 §3.2).
+
+    ``algorithm`` is the RFC 9421 name of the verifier's algorithm (from the key); it fixes
+    the expected signature length. The ``alg`` signature parameter is ignored (AAuth -11)
+    unless ``enforce_alg_param`` is set, in which case a present ``alg`` must equal
+    ``algorithm`` (RFC 9421 §3.2 step 6.4). With ``now`` (Unix seconds), an ``expires`` in the
+    past is refused; ``created`` windows are the caller's policy.
+
+    :raises SignatureError: ``invalid_request`` if a signature field is absent;
+        ``unsupported_algorithm`` for an unsupported ``algorithm``; ``invalid_signature``
+        for everything else (see the module docstring).
+    """
+    _check_label(label)
+    spec = get_algorithm(algorithm)
+    input_text = message.header("Signature-Input")
+    signature_text = message.header("Signature")
+    if input_text is None or signature_text is None:
+        missing = "Signature-Input" if input_text is None else "Signature"
+        raise SignatureError(f"the message has no {missing} field", code="invalid_request")
+
+    inputs = _parse_dictionary(input_text, "Signature-Input")
+    members = _signature_members(signature_text, accept_base64url_signature)
+    if members is None:
+        signature = _parse_loose(signature_text).get(label)
+    else:
+        found = members.get(label)
+        signature = None if found is None else _member_bytes(label, found)
+    # RFC 9421 §4: a label present in one field but not the other is an error.
+    member = inputs.get(label)
+    if member is None:
+        raise _fail(f"Signature-Input has no member for label {label!r}")
+    if signature is None:
+        raise _fail(f"Signature has no member for label {label!r}")
+    parsed = _member_to_input(label, member)
+
+    if len(signature) != spec.signature_length:
+        raise _fail(
+            f"a {spec.name} signature is {spec.signature_length} bytes, got {len(signature)}"
+        )
+    alg_param = parsed.params.get("alg")
+    if enforce_alg_param and alg_param is not None and alg_param != spec.name:
+        raise _fail(f"signature parameter alg={alg_param!r} does not match {spec.name!r}")
+    expires = parsed.expires
+    if now is not None and expires is not None and now > expires:
+        raise _fail(f"the signature expired at {expires}")
+
+    base = build_signature_base(
+        message,
+        parsed.components,
+        parsed.value,
+        related_request=related_request,
+        trailers=trailers,
+        request_target=request_target,
+        sf_types=sf_types,
+    )
+    if verifier.verify(base, signature) is not True:
+        raise _fail(f"signature {label!r} does not verify ({spec.name})")
+    return VerifiedSignature(label, parsed.components, parsed.params, signature, base)
