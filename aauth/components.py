@@ -224,9 +224,7 @@ class ComponentId:
                 item = sfv.parse_item(text)
             except StructuredFieldError as exc:
                 raise LocalError(f"{text!r} is not a component identifier") from exc
-            if type(item.value) is not str:
-                raise LocalError(f"{text!r} is not a component identifier")
-            result = cls(item.value, item.params)
+            result = cls(str(item.value), item.params)  # a leading DQUOTE makes it a String
         else:
             result = cls(text)
         if len(_PARSE_CACHE) < 256:

@@ -469,16 +469,17 @@ def verify_message(
         raise _fail(f"Signature has no member for label {label!r}")
     parsed = _member_to_input(label, member)
 
+    alg_param = parsed.params.get("alg")
+    if enforce_alg_param and alg_param is not None and alg_param != spec.name:
+        # RFC 9421 §3.2 step 6.4: algorithms from two sources must agree.
+        raise _fail(f"signature parameter alg={alg_param!r} does not match {spec.name!r}")
+    expires = parsed.expires
+    if now is not None and expires is not None and now > expires:
+        raise _fail(f"the signature expired at {expires}")  # RFC 9421 §3.2.1
     if len(signature) != spec.signature_length:
         raise _fail(
             f"a {spec.name} signature is {spec.signature_length} bytes, got {len(signature)}"
         )
-    alg_param = parsed.params.get("alg")
-    if enforce_alg_param and alg_param is not None and alg_param != spec.name:
-        raise _fail(f"signature parameter alg={alg_param!r} does not match {spec.name!r}")
-    expires = parsed.expires
-    if now is not None and expires is not None and now > expires:
-        raise _fail(f"the signature expired at {expires}")
 
     base = build_signature_base(
         message,

@@ -390,3 +390,25 @@ def test_local_errors_for_wrong_argument_types() -> None:
             "@status",
             related_request=HttpResponse(200),  # type: ignore[arg-type]
         )
+
+
+def test_lookups_are_reused_within_one_base() -> None:
+    message = HttpRequest("GET", "https://e.example/?a=1&b=2", [("X-A", "1")])
+    member = '("@query-param";name="a" "@query-param";name="b" "x-t";tr "x-u";tr "x-a")'
+    base = signature_base(message, member, trailers=[("X-T", "t"), ("X-U", "u")])
+    assert base.split(b"\n")[:5] == [
+        b'"@query-param";name="a": 1',
+        b'"@query-param";name="b": 2',
+        b'"x-t";tr: t',
+        b'"x-u";tr: u',
+        b'"x-a": 1',
+    ]
+    bad = HttpRequest("GET", "https://e.example/", [("X-A", "1"), ("X-B", "\u00ff")])
+    with pytest.raises(SignatureError) as info:
+        signature_base(bad, '("x-a" "x-b")')
+    assert info.value.message.startswith('"x-b"')
+
+
+def test_parse_cache_is_bounded() -> None:
+    for index in range(300):
+        assert ComponentId.parse(f"x-field-{index}").name == f"x-field-{index}"
