@@ -9,10 +9,10 @@ without changing them.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import hmac
 import re
-from datetime import datetime
 from typing import Final
 
 import msgspec
@@ -53,8 +53,9 @@ TERMINATION_REASONS: Final = frozenset(
 _S256_RE: Final = re.compile(r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]")  # canonical 256-bit tail
 # RFC 3339 §5.6 date-time, the ISO 8601 profile every example uses
 _DATETIME_RE: Final = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
-    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+    r"(?P<Y>[0-9]{4})-(?P<M>[0-9]{2})-(?P<D>[0-9]{2})[Tt]"
+    r"(?P<h>[0-9]{2}):(?P<m>[0-9]{2}):(?P<s>[0-9]{2})(?:\.[0-9]{1,9})?"
+    r"(?:[Zz]|(?P<sign>[+-])(?P<oh>[0-9]{2}):(?P<om>[0-9]{2}))"
 )
 _MAX_BLOB: Final = 1024 * 1024
 
@@ -153,17 +154,44 @@ class MissionBlob(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
         return None if self.expires_at is None else _timestamp(self.expires_at)
 
 
+def _parse_datetime(text: str) -> int | None:
+    """Unix seconds for an RFC 3339 §5.6 date-time (fraction dropped), or None if invalid.
+
+    Pure arithmetic (no clock): the engine never imports ``datetime``.
+    """
+    match = _DATETIME_RE.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day = int(match["Y"]), int(match["M"]), int(match["D"])
+    hour, minute, second = int(match["h"]), int(match["m"]), int(match["s"])
+    # RFC 3339 §5.7 ranges; second 60 is a leap second
+    if year < 1 or not 1 <= month <= 12:
+        return None
+    if not 1 <= day <= calendar.monthrange(year, month)[1]:
+        return None
+    if hour > 23 or minute > 59 or second > 60:
+        return None
+    offset = 0
+    if match["sign"] is not None:
+        off_hour, off_minute = int(match["oh"]), int(match["om"])
+        if off_hour > 23 or off_minute > 59:
+            return None
+        offset = (off_hour * 60 + off_minute) * 60
+        if match["sign"] == "-":
+            offset = -offset
+    return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) - offset
+
+
 def _timestamp(text: str) -> int:
-    return int(datetime.fromisoformat(text.upper()).timestamp())
+    seconds = _parse_datetime(text)
+    if seconds is None:  # a MissionBlob built by hand and never validated
+        raise LocalError(f"{text!r} is not a valid RFC 3339 date-time")
+    return seconds
 
 
 def _check_datetime(field: str, text: str) -> None:
-    if _DATETIME_RE.fullmatch(text) is None:
-        raise InvalidIdentifierError(f"{field} is not an RFC 3339 / ISO 8601 date-time")
-    try:
-        datetime.fromisoformat(text.upper())
-    except ValueError:
-        raise InvalidIdentifierError(f"{field} is not a valid date-time") from None
+    if _parse_datetime(text) is None:
+        raise InvalidIdentifierError(f"{field} is not a valid RFC 3339 / ISO 8601 date-time")
 
 
 def _check_blob(blob: MissionBlob, *, dev: bool) -> None:

@@ -174,9 +174,19 @@ def test_encode_blob_round_trip() -> None:
         ({"approved_at": "yesterday"}, "date-time"),
         ({"approved_at": "2026-04-07"}, "date-time"),
         ({"approved_at": "2026-04-07T14:30:00"}, "date-time"),  # no offset
-        ({"approved_at": "2026-02-30T14:30:00Z"}, "valid date-time"),
-        ({"approved_at": "2026-04-07T24:00:00Z"}, "valid date-time"),
-        ({"expires_at": "2026-04-07T14:30:00+25:00"}, "valid date-time"),
+        ({"approved_at": "2026-02-30T14:30:00Z"}, "valid RFC 3339"),
+        ({"approved_at": "2026-04-07T24:00:00Z"}, "valid RFC 3339"),
+        ({"expires_at": "2026-04-07T14:30:00+25:00"}, "valid RFC 3339"),
+        ({"expires_at": "2026-04-07T14:30:00+01:60"}, "valid RFC 3339"),
+        ({"expires_at": "2026-13-07T14:30:00Z"}, "valid RFC 3339"),
+        ({"expires_at": "2026-00-07T14:30:00Z"}, "valid RFC 3339"),
+        ({"expires_at": "2026-04-00T14:30:00Z"}, "valid RFC 3339"),
+        ({"expires_at": "2025-02-29T14:30:00Z"}, "valid RFC 3339"),  # not a leap year
+        ({"expires_at": "0000-01-01T00:00:00Z"}, "valid RFC 3339"),
+        ({"expires_at": "2026-04-07T14:60:00Z"}, "valid RFC 3339"),
+        ({"expires_at": "2026-04-07T14:30:61Z"}, "valid RFC 3339"),
+        ({"expires_at": "2026-04-07 14:30:00Z"}, "valid RFC 3339"),
+        ({"expires_at": "2026-04-07T14:30:00.Z"}, "valid RFC 3339"),
         ({"expires_at": 1778164200}, "str"),
         ({"approved_tools": [{"name": "x"}]}, "description"),
         ({"approved_tools": "WebSearch"}, "array"),
@@ -215,10 +225,37 @@ def test_blob_limits_and_misuse() -> None:
         encode_mission_blob(bad)
 
 
-def test_blob_timestamp_forms() -> None:
-    blob = {**FULL_BLOB, "approved_at": "2026-04-07t14:30:00.5+01:00", "expires_at": None}
-    parsed = parse_mission_blob(json.dumps({k: v for k, v in blob.items() if v}).encode())
-    assert parsed.approved_at_timestamp == 1775572200 - 3600
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("2026-04-07T14:30:00Z", 1775572200),
+        ("2026-04-07t14:30:00z", 1775572200),
+        ("2026-04-07T14:30:00.5+01:00", 1775572200 - 3600),
+        ("2026-04-07T14:30:00.123456789-02:30", 1775572200 + 9000),
+        ("1970-01-01T00:00:00Z", 0),
+        ("1969-12-31T23:59:59Z", -1),
+        ("2024-02-29T00:00:00Z", 1709164800),  # leap day
+        ("2016-12-31T23:59:60Z", 1483228800),  # leap second (RFC 3339 §5.7)
+        ("0001-01-01T00:00:00Z", -62135596800),
+        ("9999-12-31T23:59:59+23:59", 253402300799 - 86340),
+    ],
+)
+def test_blob_timestamp_forms(text: str, seconds: int) -> None:
+    blob = {**FULL_BLOB, "approved_at": text, "expires_at": text}
+    parsed = parse_mission_blob(json.dumps(blob).encode())
+    assert parsed.approved_at_timestamp == seconds
+    assert parsed.expires_at_timestamp == seconds
+
+
+def test_unvalidated_blob_timestamp_is_local_error() -> None:
+    blob = MissionBlob(
+        approver="https://ps.example",
+        agent="aauth:a@b.example",
+        approved_at="yesterday",
+        description="d",
+    )
+    with pytest.raises(LocalError):
+        _ = blob.approved_at_timestamp
 
 
 def test_blob_development_loopback() -> None:
