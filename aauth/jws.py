@@ -225,7 +225,7 @@ def _resolve_key(
     kid: str | None,
     alg: str,
     *,
-    algorithms: Collection[str],
+    allowed_algs: Collection[str],
     allow_eddsa: bool,
 ) -> PublicKey:
     if isinstance(keys, PublicKey):
@@ -239,7 +239,7 @@ def _resolve_key(
         if kid is not None and jwk_kid is not None and jwk_kid != kid:
             raise JoseError(f"JWT 'kid' {kid!r} does not name the given key", code="unknown_key")
         jwk = keys
-    return public_key_from_jwk(jwk, allowed_algs=algorithms, allow_eddsa=allow_eddsa)
+    return public_key_from_jwk(jwk, allowed_algs=allowed_algs, allow_eddsa=allow_eddsa)
 
 
 def _numeric_date(claims: Mapping[str, Any], name: str) -> int | None:
@@ -260,14 +260,14 @@ def _check_signature(
     *,
     typ: str | None,
     allow_eddsa: bool,
-    algorithms: Collection[str],
+    allowed_algs: Collection[str],
 ) -> None:
     """The JOSE-header and signature checks shared by JWS and JWT verification."""
     alg = header.get("alg")
     if not isinstance(alg, str):
         raise JoseError("JWS header has no 'alg'")  # RFC 7515 §4.1.1: REQUIRED
     effective_alg = "Ed25519" if alg == "EdDSA" and allow_eddsa else alg
-    if effective_alg not in _ALG_IS_SUPPORTED or effective_alg not in algorithms:
+    if effective_alg not in _ALG_IS_SUPPORTED or effective_alg not in allowed_algs:
         # AAuth -11 §4.1: none, EdDSA and symmetric algorithms MUST NOT be accepted.
         raise JoseError(f"JWS 'alg' {alg!r} is not accepted", code="unsupported_algorithm")
     if "crit" in header:
@@ -283,7 +283,7 @@ def _check_signature(
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise JoseError("JWS header 'kid' is not a string")
-    key = _resolve_key(keys, kid, alg, algorithms=algorithms, allow_eddsa=allow_eddsa)
+    key = _resolve_key(keys, kid, alg, allowed_algs=allowed_algs, allow_eddsa=allow_eddsa)
     if key.alg != effective_alg:
         # AAuth -11 §"HTTP Message Signatures Profile": kty/crv must agree with alg.
         raise JoseError(f"the key is for {key.alg} but the JWS uses {alg}", code="invalid_key")
@@ -298,7 +298,7 @@ def decode_jws(
     typ: str | None = None,
     max_length: int = DEFAULT_MAX_TOKEN_LENGTH,
     allow_eddsa: bool = False,
-    algorithms: Collection[str] = SUPPORTED_ALGS,
+    allowed_algs: Collection[str] = SUPPORTED_ALGS,
 ) -> tuple[dict[str, Any], bytes]:
     """Verify a compact JWS with any payload; return ``(header, payload bytes)``.
 
@@ -314,7 +314,7 @@ def decode_jws(
         keys,
         typ=typ,
         allow_eddsa=allow_eddsa,
-        algorithms=algorithms,
+        allowed_algs=allowed_algs,
     )
     return header, payload
 
@@ -328,7 +328,7 @@ def verify_jwt(
     leeway: int = DEFAULT_LEEWAY,
     allow_eddsa: bool = False,
     require_exp: bool = True,
-    algorithms: Collection[str] = SUPPORTED_ALGS,
+    allowed_algs: Collection[str] = SUPPORTED_ALGS,
 ) -> dict[str, Any]:
     """Verify a :class:`ParsedJwt` and return its claims.
 
@@ -340,7 +340,7 @@ def verify_jwt(
     :param leeway: clock skew allowed on ``exp``, ``iat`` and ``nbf``, in seconds.
     :param allow_eddsa: accept ``alg`` ``EdDSA`` as Ed25519 (compatibility with pre-10 peers).
     :param require_exp: refuse a token without ``exp``.
-    :param algorithms: the accepted fully-specified algorithms.
+    :param allowed_algs: the accepted fully-specified algorithms.
 
     Raises :class:`JoseError` with code ``unsupported_algorithm`` (``none``, HMAC, ``EdDSA``,
     unknown), ``invalid_key`` (key unusable or not of the header's algorithm),
@@ -359,7 +359,7 @@ def verify_jwt(
         keys,
         typ=typ,
         allow_eddsa=allow_eddsa,
-        algorithms=algorithms,
+        allowed_algs=allowed_algs,
     )
     claims = parsed.claims
     # RFC 7519 §4.1.4-6, with leeway.
@@ -392,7 +392,7 @@ def decode_jwt(
     max_length: int = DEFAULT_MAX_TOKEN_LENGTH,
     allow_eddsa: bool = False,
     require_exp: bool = True,
-    algorithms: Collection[str] = SUPPORTED_ALGS,
+    allowed_algs: Collection[str] = SUPPORTED_ALGS,
 ) -> dict[str, Any]:
     """Parse and verify a compact JWT; return its claims.
 
@@ -406,5 +406,5 @@ def decode_jwt(
         leeway=leeway,
         allow_eddsa=allow_eddsa,
         require_exp=require_exp,
-        algorithms=algorithms,
+        allowed_algs=allowed_algs,
     )

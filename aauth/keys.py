@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING, ClassVar, Final, Protocol
+from typing import TYPE_CHECKING, ClassVar, Final, Protocol, cast
 
 from nacl.bindings import crypto_sign, crypto_sign_open, crypto_sign_seed_keypair
 from nacl.exceptions import CryptoError
@@ -115,6 +115,16 @@ class Ed25519PublicKey(PublicKey):
             raise LocalError(f"an Ed25519 public key is 32 bytes, got {len(raw)}")
         self._raw: bytes = bytes(raw)
         self._x: str = b64url_encode(self._raw)
+
+    @classmethod
+    def _from_checked_member(cls, raw: bytes, x: str) -> Ed25519PublicKey:
+        """Build from a JWK ``x`` already strictly decoded to the 32 bytes ``raw`` (so ``x`` is
+        the canonical encoding and need not be re-encoded)."""
+        key = cls.__new__(cls)
+        key._thumbprint = None
+        key._raw = raw
+        key._x = x
+        return key
 
     @property
     def jwk(self) -> dict[str, str]:
@@ -227,7 +237,8 @@ def public_key_from_jwk(
     if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
         raise JoseError("JWK 'key_ops' does not allow 'verify'", code="invalid_key")
     if alg == "Ed25519":
-        return Ed25519PublicKey(decode_key_member(jwk, "x", 32))  # RFC 8037 §2
+        raw = decode_key_member(jwk, "x", 32)  # RFC 8037 §2
+        return Ed25519PublicKey._from_checked_member(raw, cast(str, jwk["x"]))
     # RFC 7518 §6.2.1.2-3: x and y are the full 32-byte coordinates.
     return EcP256PublicKey(decode_key_member(jwk, "x", 32), decode_key_member(jwk, "y", 32))
 
@@ -453,13 +464,20 @@ class EcP256Key:
 
     def sign(self, data: bytes) -> bytes:
         """The 64-byte ``r||s`` ES256 signature of ``data``, deterministic per RFC 6979."""
+        from cryptography.exceptions import UnsupportedAlgorithm  # noqa: PLC0415
         from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
         from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
         from cryptography.hazmat.primitives.asymmetric.utils import (  # noqa: PLC0415
             decode_dss_signature,
         )
 
-        der = self._key.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+        try:
+            der = self._key.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+        except UnsupportedAlgorithm as exc:
+            raise LocalError(
+                "this cryptography/OpenSSL build lacks deterministic ECDSA (RFC 6979), "
+                "which ES256 signing requires (the engine draws no randomness)"
+            ) from exc
         r, s = decode_dss_signature(der)
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 

@@ -157,7 +157,7 @@ def test_rfc7515_a3_es256_jwt_verifies() -> None:
             RFC7515_A3_JWK,
             now=1_300_819_300,
             typ=None,
-            algorithms=("Ed25519",),
+            allowed_algs=("Ed25519",),
         )
 
 
@@ -414,7 +414,13 @@ NEGATIVES: list[tuple[str, str, Any, dict[str, Any], str]] = [
         {},
         "unsupported_algorithm",
     ),
-    ("algorithms-restricted", GOOD, AP_PUBLIC, {"algorithms": ("ES256",)}, "unsupported_algorithm"),
+    (
+        "algorithms-restricted",
+        GOOD,
+        AP_PUBLIC,
+        {"allowed_algs": ("ES256",)},
+        "unsupported_algorithm",
+    ),
     (
         "oversized",
         _token(claims={**CLAIMS, "pad": "x" * DEFAULT_MAX_TOKEN_LENGTH}),

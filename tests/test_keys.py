@@ -264,6 +264,19 @@ def test_es256_from_jwk_refuses(jwk: dict[str, str]) -> None:
         EcP256Key.from_jwk(jwk)
 
 
+def test_es256_without_deterministic_ecdsa_is_a_local_error() -> None:
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    class NoDeterministicEcdsa:
+        def sign(self, data: bytes, algorithm: object) -> bytes:
+            raise UnsupportedAlgorithm("no RFC 6979 here")
+
+    key = EcP256Key.generate(bytes(32))
+    key._key = NoDeterministicEcdsa()  # type: ignore[assignment]
+    with pytest.raises(LocalError, match="RFC 6979"):
+        key.sign(b"data")
+
+
 def test_es256_repr_hides_the_private_value() -> None:
     key = EcP256Key.from_jwk(ECC_P256)
     assert ECC_P256["d"] not in repr(key)
