@@ -161,7 +161,9 @@ def signature_error_headers(
     ``Signature-Error`` always; ``Accept-Signature-Scheme`` with ``unsupported_scheme`` and
     ``Accept-Signature-Alg`` with ``unsupported_algorithm`` (signature-key-08 §3.2 SHOULD).
     """
-    headers = [("Signature-Error", build_signature_error(error.code, required_input=error.required_input))]
+    headers = [
+        ("Signature-Error", build_signature_error(error.code, required_input=error.required_input))
+    ]
     if error.code == "unsupported_scheme":
         headers.append(("Accept-Signature-Scheme", build_accept_signature_scheme(accepted_schemes)))
     elif error.code == "unsupported_algorithm":

@@ -204,7 +204,9 @@ def _parse_cached(text: str) -> tuple[tuple[str, SignatureKeyMember], ...]:
     try:
         parsed = sfv.parse_dictionary(text, allow_duplicate_keys=False)
     except StructuredFieldError as exc:
-        raise _fail(f"not a valid structured-field dictionary ({exc.message})", "invalid_request")
+        raise _fail(
+            f"not a valid structured-field dictionary ({exc.message})", "invalid_request"
+        ) from exc
     # Unknown parameters are ignored (signature-key-08 §3); members for other labels are
     # parsed but only an error in the *selected* member fails verification (see
     # `signature_key_member`), so a bad member is kept as its error.
