@@ -33,7 +33,7 @@ import base64
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Final, Literal, TypeAlias
+from typing import Final, Literal, TypeAlias, TypeVar
 from urllib.parse import quote, unquote_plus
 
 from . import sfv
@@ -114,13 +114,11 @@ _FIELD_NAME_RE: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9a-z]+")
 _OBS_FOLD_RE: Final = re.compile(r"[ \t]*\r\n[ \t]+")
 # RFC 9421 §2.5: a base line is VCHAR / SP / HTAB only (no CR, LF, controls, non-ASCII).
 _BAD_VALUE_RE: Final = re.compile(r"[^\t\x20-\x7e]")
-_BAD_BASE_RE: Final = re.compile(r"[^\t\n\x20-\x7e]")
 # An absolute URI split into scheme, authority, path, query (fragment dropped).
 _URL_RE: Final = re.compile(
     r"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#.*)?", re.DOTALL
 )
 _SF_STRING_RE: Final = re.compile(r"[\x20-\x7e]*")  # RFC 9651 §3.3.3
-_URL_BAD_RE: Final = re.compile(r"[^\x21-\x7e]")
 _AUTHORITY_RE: Final = re.compile(r"(\[[0-9A-Za-z:.]+\]|[^\[\]:@]+)(?::([0-9]*))?")
 _DEFAULT_PORTS: Final[Mapping[str, str]] = MappingProxyType({"http": "80", "https": "443"})
 
@@ -165,6 +163,13 @@ def _identifier_problem(name: str, params: Mapping[str, sfv.BareItem]) -> str | 
     return None
 
 
+def _quote(text: str) -> str:
+    """RFC 9651 §4.1.6 String serialisation of text already checked to be printable ASCII."""
+    if "\\" in text or '"' in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
 class ComponentId:
     """A component identifier (RFC 9421 §2): a name plus ordered parameters.
 
@@ -175,12 +180,15 @@ class ComponentId:
     '"@query-param";name="Pet"'
     """
 
-    __slots__ = ("_key", "name", "params", "serialized")
+    __slots__ = ("_derived", "_flags", "_ident", "_text", "name", "params", "serialized")
 
     name: str
     params: tuple[tuple[str, sfv.BareItem], ...]
     serialized: str
-    _key: tuple[str, frozenset[tuple[str, sfv.BareItem]]]
+    _ident: tuple[str, frozenset[tuple[str, sfv.BareItem]]]
+    _derived: bool
+    _flags: frozenset[str]
+    _text: str | None  # the value of "key" or "name"
 
     def __init__(
         self,
@@ -193,19 +201,25 @@ class ComponentId:
         problem = _identifier_problem(name, as_dict)
         if problem is not None:
             raise LocalError(problem)
-        self._set(name, as_dict)
+        self._set(name, tuple(as_dict.items()))
 
-    def _set(self, name: str, params: Mapping[str, sfv.BareItem]) -> None:
+    def _set(self, name: str, params: tuple[tuple[str, sfv.BareItem], ...]) -> None:
+        # Only called with a valid identifier: names and string values are printable ASCII,
+        # so the strict serialisation (RFC 9651 §4.1.3) is built directly.
         self.name = name
-        self.params = tuple(params.items())
-        self._key = (name, frozenset(self.params))
-        self.serialized = sfv.serialize_item(sfv.Item(name, dict(params)))
-
-    @classmethod
-    def _from_checked(cls, name: str, params: Mapping[str, sfv.BareItem]) -> ComponentId:
-        self = cls.__new__(cls)
-        self._set(name, params)
-        return self
+        self.params = params
+        self._ident = (name, frozenset(params))
+        self._derived = name.startswith("@")
+        self._flags = frozenset(key for key, _ in params)
+        self._text = None
+        parts = [_quote(name)]
+        for key, value in params:
+            if value is True:
+                parts.append(f";{key}")
+            else:
+                self._text = str(value)
+                parts.append(f";{key}={_quote(self._text)}")
+        self.serialized = "".join(parts)
 
     @classmethod
     def parse(cls, text: str) -> ComponentId:
@@ -227,14 +241,13 @@ class ComponentId:
             result = cls(str(item.value), item.params)  # a leading DQUOTE makes it a String
         else:
             result = cls(text)
-        if len(_PARSE_CACHE) < 256:
-            _PARSE_CACHE[text] = result
+        remember(_PARSE_CACHE, text, result)
         return result
 
     @property
     def is_derived(self) -> bool:
         """Whether this is a derived component (its name starts with ``@``)."""
-        return self.name.startswith("@")
+        return self._derived
 
     def param(self, key: str) -> sfv.BareItem | None:
         """The value of parameter ``key``, or ``None`` if absent."""
@@ -246,10 +259,10 @@ class ComponentId:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ComponentId):
             return NotImplemented
-        return self._key == other._key
+        return self._ident == other._ident
 
     def __hash__(self) -> int:
-        return hash(self._key)
+        return hash(self._ident)
 
     def __repr__(self) -> str:
         return f"ComponentId({self.serialized})"
@@ -258,7 +271,53 @@ class ComponentId:
         return self.serialized
 
 
+_CACHE_SIZE: Final = 512
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def remember(cache: dict[_K, _V], key: _K, value: _V) -> None:
+    """Store in a small memo dict, emptying it first when it is full (bounded memory)."""
+    if len(cache) >= _CACHE_SIZE:
+        cache.clear()
+    cache[key] = value
+
+
 _PARSE_CACHE: dict[str, ComponentId] = {}
+_ReceivedKey: TypeAlias = tuple[str, tuple[tuple[str, sfv.BareItem, type], ...]]
+_RECEIVED_CACHE: dict[_ReceivedKey, ComponentId] = {}
+
+
+def received_component(name: str, params: Mapping[str, sfv.BareItem]) -> ComponentId:
+    """The component identifier for a covered component received from a peer.
+
+    :raises SignatureError: ``invalid_signature`` if it is not a valid identifier.
+    """
+    # Types are part of the key: Boolean True and Integer 1 must not share an entry.
+    pairs = tuple(params.items())
+    key: _ReceivedKey = (name, tuple((k, v, type(v)) for k, v in pairs) if pairs else ())
+    cached = _RECEIVED_CACHE.get(key)
+    if cached is not None:
+        return cached
+    problem = _identifier_problem(name, params)
+    if problem is not None:
+        raise _fail(problem)
+    component = ComponentId.__new__(ComponentId)
+    component._set(name, pairs)
+    remember(_RECEIVED_CACHE, key, component)
+    return component
+
+
+def check_unique(components: Sequence[ComponentId]) -> None:
+    """RFC 9421 §2 / §2.5 step 2.0: no component identifier may be covered twice.
+
+    :raises SignatureError: ``invalid_signature`` naming the repeated identifier.
+    """
+    seen: set[tuple[str, frozenset[tuple[str, sfv.BareItem]]]] = set()
+    for component in components:
+        if component._ident in seen:
+            raise _fail(f"component {component.serialized} is covered more than once")
+        seen.add(component._ident)
 
 
 def components_from_inner_list(inner: sfv.InnerList) -> tuple[ComponentId, ...]:
@@ -270,19 +329,12 @@ def components_from_inner_list(inner: sfv.InnerList) -> tuple[ComponentId, ...]:
     :raises SignatureError: ``invalid_signature`` naming the offending identifier.
     """
     result: list[ComponentId] = []
-    seen: set[tuple[str, frozenset[tuple[str, sfv.BareItem]]]] = set()
     for item in inner.items:
         name = item.value
         if type(name) is not str:
             raise _fail(f"covered component {sfv.serialize_bare_item(name)} is not a string")
-        problem = _identifier_problem(name, item.params)
-        if problem is not None:
-            raise _fail(problem)
-        component = ComponentId._from_checked(name, item.params)
-        if component._key in seen:
-            raise _fail(f"component {component.serialized} is covered more than once")
-        seen.add(component._key)
-        result.append(component)
+        result.append(received_component(name, item.params))
+    check_unique(result)
     return tuple(result)
 
 
@@ -293,7 +345,7 @@ class _Url:
 
     def __init__(self, url: str) -> None:
         match = _URL_RE.fullmatch(url)
-        if match is None or _URL_BAD_RE.search(url) is not None:
+        if match is None or not (url.isascii() and url.isprintable()) or " " in url:
             raise _fail("the request URL is not an absolute URI of printable ASCII")
         scheme, authority, path, query = match.groups()
         self.scheme = scheme.lower()
@@ -313,6 +365,9 @@ class _Url:
         self.query: str | None = query
 
 
+_URL_CACHE: dict[str, _Url] = {}
+
+
 def _form_encode(text: str) -> str:
     # WHATWG URL "application/x-www-form-urlencoded percent-encode set": everything except
     # ASCII alphanumerics and * - . _ ; space as %20 (RFC 9421 §2.2.8).
@@ -322,12 +377,22 @@ def _form_encode(text: str) -> str:
 class _View:
     """One message with lazily computed lookups (fields by name, URL parts, query params)."""
 
-    __slots__ = ("_fields", "_params", "_trailers", "_trailers_given", "_url", "message", "target")
+    __slots__ = (
+        "_fields",
+        "_params",
+        "_trailers",
+        "_trailers_given",
+        "_url",
+        "is_request",
+        "message",
+        "target",
+    )
 
     def __init__(
         self, message: Message, trailers: Trailers | None, request_target: str | None
     ) -> None:
         self.message = message
+        self.is_request = isinstance(message, HttpRequest)
         self.target = request_target
         self._fields: dict[str, list[str]] | None = None
         self._trailers_given = trailers
@@ -356,7 +421,12 @@ class _View:
     def url(self) -> _Url:
         if self._url is None:
             assert isinstance(self.message, HttpRequest)
-            self._url = _Url(self.message.url)
+            url = self.message.url
+            parsed = _URL_CACHE.get(url)
+            if parsed is None:
+                parsed = _Url(url)
+                remember(_URL_CACHE, url, parsed)
+            self._url = parsed
         return self._url
 
     def query_params(self) -> dict[str, list[str]]:
@@ -404,8 +474,7 @@ def _derived_value(component: ComponentId, view: _View) -> str:
     if name == "@scheme":
         return url.scheme
     # @query-param (RFC 9421 §2.2.8); the name parameter is validated to be present.
-    wanted = component.param("name")
-    values = view.query_params().get(str(wanted))
+    values = view.query_params().get(component._text or "")
     if not values:
         raise _fail(f"query parameter for {component.serialized} is not in the request")
     if len(values) > 1:
@@ -430,24 +499,28 @@ def _bs_bytes(value: str) -> bytes:
 
 def _field_value(component: ComponentId, view: _View, sf_types: Mapping[str, SfType]) -> str:
     name = component.name
-    params = dict(component.params)
-    lines = view.lines(name, "tr" in params)
+    flags = component._flags
+    trailer = "tr" in flags
+    lines = view.lines(name, trailer)
     if not lines:
-        where = "trailer" if "tr" in params else "header"
+        where = "trailer" if trailer else "header"
         raise _fail(f"covered {where} field {component.serialized} is not in the message")
-    if "bs" in params:
+    if "bs" in flags:
         # RFC 9421 §2.1.3: each line as a Byte Sequence, strictly serialised as a List.
         return ", ".join(
             f":{base64.b64encode(_bs_bytes(_canonical_line(line))).decode('ascii')}:"
             for line in lines
         )
-    joined = ", ".join([_canonical_line(line) for line in lines])
-    if "key" in params:
+    if len(lines) == 1:
+        joined = _canonical_line(lines[0])
+    else:
+        joined = ", ".join([_canonical_line(line) for line in lines])
+    if "key" in flags:
         # RFC 9421 §2.1.2: one Dictionary member, strictly re-serialised.
         if sf_types.get(name, "dictionary") != "dictionary":
             raise _fail(f"{component.serialized}: field {name!r} is not a Dictionary")
         try:
-            member = sfv.parse_dictionary(joined).get(str(params["key"]))
+            member = sfv.parse_dictionary(joined).get(component._text or "")
             if member is None:
                 raise _fail(f"{component.serialized}: no such member in the field")
             if isinstance(member, sfv.InnerList):
@@ -455,7 +528,7 @@ def _field_value(component: ComponentId, view: _View, sf_types: Mapping[str, SfT
             return sfv.serialize_item(member)
         except StructuredFieldError as exc:
             raise _fail(f"{component.serialized}: field is not a valid Dictionary") from exc
-    if "sf" in params:
+    if "sf" in flags:
         # RFC 9421 §2.1.1: strict re-serialisation as the field's known type.
         sf_type = sf_types.get(name)
         try:
@@ -477,18 +550,20 @@ def _value(
     related: _View | None,
     sf_types: Mapping[str, SfType],
 ) -> str:
-    params = component.params
-    if params and any(key == "req" for key, _ in params):
+    if "req" in component._flags:
         # RFC 9421 §2.4: req takes the value from the request that triggered a response.
-        if isinstance(view.message, HttpRequest):
+        if view.is_request:
             raise _fail(f"{component.serialized}: 'req' cannot be used on a request")
         if related is None:
             raise _fail(f"{component.serialized}: no related request is available")
         view = related
-    if component.name.startswith("@"):
+    if component._derived:
         value = _derived_value(component, view)
     else:
         value = _field_value(component, view, sf_types)
+    # RFC 9421 §2.5 step 4 and §2: ASCII only, no newline (VCHAR / SP / HTAB).
+    if not (value.isascii() and value.isprintable()) and _BAD_VALUE_RE.search(value):
+        raise _fail(f"{component.serialized}: value has non-ASCII or control characters")
     return value
 
 
@@ -529,10 +604,7 @@ def component_value(
     if not isinstance(component, ComponentId):
         component = ComponentId.parse(component)
     view, related = _views(message, related_request, trailers, related_trailers, request_target)
-    value = _value(component, view, related, sf_types)
-    if _BAD_VALUE_RE.search(value) is not None:
-        raise _fail(f"{component.serialized}: value has non-ASCII or control characters")
-    return value
+    return _value(component, view, related, sf_types)
 
 
 def build_signature_base(
@@ -555,22 +627,12 @@ def build_signature_base(
         twice, or the base would not be ASCII.
     """
     view, related = _views(message, related_request, trailers, related_trailers, request_target)
-    lines: list[str] = []
-    seen: set[tuple[str, frozenset[tuple[str, sfv.BareItem]]]] = set()
-    for component in components:
-        if component._key in seen:  # RFC 9421 §2.5 step 2.0
-            raise _fail(f"component {component.serialized} is covered more than once")
-        seen.add(component._key)
-        lines.append(f"{component.serialized}: {_value(component, view, related, sf_types)}")
+    check_unique(components)
+    lines = [f"{c.serialized}: {_value(c, view, related, sf_types)}" for c in components]
     lines.append(f'"@signature-params": {signature_params}')
-    base = "\n".join(lines)
-    if _BAD_BASE_RE.search(base) is not None or base.count("\n") != len(components):
-        # RFC 9421 §2.5 step 4 (ASCII only) and §2 (no newline in a component value).
-        for component, line in zip(components, lines, strict=False):
-            if _BAD_VALUE_RE.search(line) is not None:
-                raise _fail(f"{component.serialized}: value has non-ASCII or control characters")
+    if not (signature_params.isascii() and signature_params.isprintable()):
         raise _fail("@signature-params has non-ASCII or control characters")
-    return base.encode("ascii")
+    return "\n".join(lines).encode("ascii")
 
 
 def _inner_list_for(signature_input: str, label: str) -> sfv.InnerList:

@@ -29,6 +29,7 @@ Wire format choices:
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,10 @@ from .components import (
     Message,
     SfType,
     build_signature_base,
+    check_unique,
     components_from_inner_list,
+    received_component,
+    remember,
 )
 from .errors import LocalError, SignatureError, StructuredFieldError
 from .http import HttpRequest, HttpResponse
@@ -87,13 +91,28 @@ SIGNATURE_PARAMS: Final[Mapping[str, type]] = MappingProxyType(
     {"created": int, "expires": int, "nonce": str, "alg": str, "keyid": str, "tag": str}
 )
 
-_KEY_RE: Final = re.compile(r"[a-z*][a-z0-9_\-.*]*")  # RFC 9651 §3.1.2 key
+_KEY: Final = r"[a-z*][a-z0-9_\-.*]*"  # RFC 9651 §3.1.2 key
+_KEY_RE: Final = re.compile(_KEY)
 _PLAIN_STRING_RE: Final = re.compile(r"[\x20-\x21\x23-\x5b\x5d-\x7e]*")  # no " or \
 _STRING_RE: Final = re.compile(r"[\x20-\x7e]*")
 _MAX_INT: Final = 999_999_999_999_999  # RFC 9651 §3.3.1
 # Tolerant Signature member: label=:<base64 or base64url, padding optional>:
 _LOOSE_MEMBER_RE: Final = re.compile(r"([a-z*][a-z0-9_\-.*]*)=:([A-Za-z0-9+/_\-]+={0,2}):")
 _B64URL_TEXT_RE: Final = re.compile(r"[A-Za-z0-9_\-]+={0,2}")
+# Fast paths for the common single-member shapes. Each regex accepts only text that is
+# valid RFC 9651 *and already in strict serialisation*: plain strings (no escapes), integers
+# without leading zeros, single spaces, no parameters on components. Anything else goes
+# through the full sfv parser; tests check both paths agree.
+_SF_STR: Final = r'"[\x20\x21\x23-\x5b\x5d-\x7e]*"'
+_SF_INT: Final = r"(?:0|[1-9][0-9]{0,14})"
+_FAST_INPUT_RE: Final = re.compile(
+    rf"({_KEY})=\(((?:{_SF_STR}(?: {_SF_STR})*)?)\)((?:;{_KEY}=(?:{_SF_INT}|{_SF_STR}))*)"
+)
+_FAST_PARAM_RE: Final = re.compile(rf";({_KEY})=({_SF_INT}|{_SF_STR})")
+_FAST_SIGNATURE_RE: Final = re.compile(
+    rf"({_KEY})=:((?:[A-Za-z0-9+/]{{4}})*(?:[A-Za-z0-9+/]{{2}}==|[A-Za-z0-9+/]{{3}}=)?):"
+)
+_NO_PARAMS: Final[Mapping[str, sfv.BareItem]] = MappingProxyType({})
 
 
 def _fail(message: str) -> SignatureError:
@@ -160,10 +179,10 @@ class VerifiedSignature:
 
 def _check_params(params: Mapping[str, sfv.BareItem], where: str) -> None:
     """RFC 9421 §2.3: the types of the registered signature parameters."""
-    for name, kind in SIGNATURE_PARAMS.items():
-        if name not in params:
-            continue
-        value = params[name]
+    for name, value in params.items():
+        kind = SIGNATURE_PARAMS.get(name)
+        if kind is None:
+            continue  # other parameters are signed as they are
         if kind is int:
             if type(value) is not int or value < 0:
                 raise _fail(f"{where}: parameter {name!r} must be a non-negative integer")
@@ -182,6 +201,59 @@ def _member_to_input(label: str, member: sfv.Member) -> SignatureInput:
     except StructuredFieldError as exc:  # pragma: no cover - parsed values re-serialise
         raise _fail(f"{where} cannot be re-serialised") from exc
     return SignatureInput(label, components, dict(member.params), value)
+
+
+_FAST_COMPONENTS_CACHE: dict[str, tuple[ComponentId, ...]] = {}
+
+
+def _fast_input(match: re.Match[str]) -> SignatureInput | None:
+    label, names, params_text = match.groups()
+    components = _FAST_COMPONENTS_CACHE.get(names)
+    if components is None:
+        components = (
+            tuple(received_component(name, _NO_PARAMS) for name in names[1:-1].split('" "'))
+            if names
+            else ()
+        )
+        check_unique(components)
+        remember(_FAST_COMPONENTS_CACHE, names, components)
+    params: dict[str, sfv.BareItem] = {}
+    for key, raw in _FAST_PARAM_RE.findall(params_text):
+        if key in params:
+            return None  # RFC 9651 §4.2.3.2: the last one wins; leave it to the full parser
+        params[key] = raw[1:-1] if raw[0] == '"' else int(raw)
+    _check_params(params, f"Signature-Input {label!r}")
+    return SignatureInput(label, components, params, match.group(0)[len(label) + 1 :])
+
+
+def _select_input(text: str, label: str) -> SignatureInput | None:
+    """The validated ``Signature-Input`` member for ``label``, or ``None`` if absent."""
+    match = _FAST_INPUT_RE.fullmatch(text)
+    if match is not None:
+        if match.group(1) != label:
+            return None
+        fast = _fast_input(match)
+        if fast is not None:
+            return fast
+    member = _parse_dictionary(text, "Signature-Input").get(label)
+    return None if member is None else _member_to_input(label, member)
+
+
+def _select_signature(text: str, label: str, accept_base64url: bool) -> bytes | None:
+    """The ``Signature`` member for ``label`` as bytes, or ``None`` if absent."""
+    match = _FAST_SIGNATURE_RE.fullmatch(text)
+    if match is not None:
+        if match.group(1) != label:
+            return None
+        try:
+            return binascii.a2b_base64(match.group(2), strict_mode=True)
+        except binascii.Error:  # pragma: no cover - the regex admits only decodable text
+            pass
+    members = _signature_members(text, accept_base64url)
+    if members is None:
+        return _parse_loose(text).get(label)
+    found = members.get(label)
+    return None if found is None else _member_bytes(label, found)
 
 
 def _parse_dictionary(text: str, field_name: str) -> sfv.Dictionary:
@@ -279,17 +351,29 @@ def _serialize_param(name: str, value: sfv.BareItem) -> str:
         raise LocalError(f"signature parameter {name!r} cannot be serialised") from exc
 
 
-def _as_components(components: Sequence[ComponentId | str]) -> tuple[ComponentId, ...]:
+_COMPONENTS_CACHE: dict[tuple[ComponentId | str, ...], tuple[tuple[ComponentId, ...], str]] = {}
+
+
+def _as_components(
+    components: Sequence[ComponentId | str],
+) -> tuple[tuple[ComponentId, ...], str]:
+    """The checked components and their serialised inner list (without parameters)."""
     if isinstance(components, str):
         raise LocalError("components must be a sequence of component identifiers, not a str")
-    result = tuple(c if isinstance(c, ComponentId) else ComponentId.parse(c) for c in components)
+    key = tuple(components)
+    cached = _COMPONENTS_CACHE.get(key)
+    if cached is not None:
+        return cached
+    result = tuple(c if isinstance(c, ComponentId) else ComponentId.parse(c) for c in key)
     if len(set(result)) != len(result):
         raise LocalError("a component is listed more than once (RFC 9421 §2)")
-    return result
+    entry = result, f"({' '.join([c.serialized for c in result])})"
+    remember(_COMPONENTS_CACHE, key, entry)
+    return entry
 
 
-def _member_text(components: tuple[ComponentId, ...], params: Mapping[str, sfv.BareItem]) -> str:
-    parts = ["(", " ".join([c.serialized for c in components]), ")"]
+def _member_text(inner: str, params: Mapping[str, sfv.BareItem]) -> str:
+    parts = [inner]
     for name, value in params.items():
         if not isinstance(name, str) or not _KEY_RE.fullmatch(name):
             raise LocalError(f"{name!r} is not a valid signature parameter name")
@@ -314,12 +398,12 @@ def build_signature_input_member(
 def _build_member(
     components: Sequence[ComponentId | str], params: Mapping[str, sfv.BareItem]
 ) -> tuple[tuple[ComponentId, ...], str]:
-    comps = _as_components(components)
+    comps, inner = _as_components(components)
     try:
         _check_params(params, "signature parameters")
     except SignatureError as exc:
         raise LocalError(exc.message) from exc
-    return comps, _member_text(comps, params)
+    return comps, _member_text(inner, params)
 
 
 def _check_label(label: str) -> None:
@@ -343,6 +427,19 @@ def build_signature_fields(
         ("Signature-Input", f"{label}={signature_input_member}"),
         ("Signature", f"{label}=:{encoded}:"),
     )
+
+
+def _signature_fields(message: Message) -> tuple[str | None, str | None]:
+    """The combined ``Signature-Input`` and ``Signature`` field values (one pass)."""
+    inputs: list[str] = []
+    signatures: list[str] = []
+    for name, value in message.headers:
+        if len(name) == 15 and name.lower() == "signature-input":
+            inputs.append(value.strip(" \t"))
+        elif len(name) == 9 and name.lower() == "signature":
+            signatures.append(value.strip(" \t"))
+    # RFC 9110 §5.3: repeated field lines combine with ", ".
+    return (", ".join(inputs) if inputs else None, ", ".join(signatures) if signatures else None)
 
 
 def _existing_labels(message: Message) -> set[str]:
@@ -398,9 +495,7 @@ def sign_message(
         if value is not None:
             params[name] = value
     comps, member = _build_member(components, params)
-    if (
-        message.has_header("Signature-Input") or message.has_header("Signature")
-    ) and label in _existing_labels(message):
+    if _signature_fields(message) != (None, None) and label in _existing_labels(message):
         raise LocalError(f"the message already has a signature labelled {label!r}")
     try:
         base = build_signature_base(
@@ -448,26 +543,18 @@ def verify_message(
     """
     _check_label(label)
     spec = get_algorithm(algorithm)
-    input_text = message.header("Signature-Input")
-    signature_text = message.header("Signature")
+    input_text, signature_text = _signature_fields(message)
     if input_text is None or signature_text is None:
         missing = "Signature-Input" if input_text is None else "Signature"
         raise SignatureError(f"the message has no {missing} field", code="invalid_request")
 
-    inputs = _parse_dictionary(input_text, "Signature-Input")
-    members = _signature_members(signature_text, accept_base64url_signature)
-    if members is None:
-        signature = _parse_loose(signature_text).get(label)
-    else:
-        found = members.get(label)
-        signature = None if found is None else _member_bytes(label, found)
+    parsed = _select_input(input_text, label)
+    signature = _select_signature(signature_text, label, accept_base64url_signature)
     # RFC 9421 §4: a label present in one field but not the other is an error.
-    member = inputs.get(label)
-    if member is None:
+    if parsed is None:
         raise _fail(f"Signature-Input has no member for label {label!r}")
     if signature is None:
         raise _fail(f"Signature has no member for label {label!r}")
-    parsed = _member_to_input(label, member)
 
     alg_param = parsed.params.get("alg")
     if enforce_alg_param and alg_param is not None and alg_param != spec.name:

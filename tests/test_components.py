@@ -410,5 +410,15 @@ def test_lookups_are_reused_within_one_base() -> None:
 
 
 def test_parse_cache_is_bounded() -> None:
-    for index in range(300):
+    from aauth.components import _PARSE_CACHE
+
+    for index in range(1100):
         assert ComponentId.parse(f"x-field-{index}").name == f"x-field-{index}"
+        assert len(_PARSE_CACHE) <= 512
+
+
+def test_identifier_strings_are_escaped() -> None:
+    component = ComponentId("x", {"key": 'a"b\\c'})
+    assert component.serialized == '"x";key="a\\"b\\\\c"'
+    assert ComponentId.parse(component.serialized) == component
+    assert sfv.parse_item(component.serialized).params == {"key": 'a"b\\c'}
