@@ -229,12 +229,15 @@ def _fast_value(m: re.Match[str], kind: int | None) -> BareItem:
 def _decode_base64(content: str, offset: int) -> bytes:
     """§4.2.7 steps 5-6 for content already limited to the base64 alphabet and ``={0,2}``.
 
-    Missing padding is synthesised and non-zero pad bits are tolerated, as §4.2.7 recommends
-    (SHOULD NOT fail); binascii's non-strict decoder ignores pad bits. Wrong padding fails.
+    Missing padding is synthesised (all of it, or the last ``=`` of two) and non-zero pad
+    bits are tolerated, as §4.2.7 recommends (SHOULD NOT fail); binascii's non-strict decoder
+    ignores pad bits. Content that no amount of added padding makes valid fails.
     """
     extra = len(content) % 4
     if extra:
-        if extra == 1 or content.endswith("="):
+        # 1 left over: never valid. 2: "xx" needs "=="; "x=" cannot be completed.
+        # 3: "xxx" or "xx=" need one more "="; "x==" cannot be completed.
+        if extra == 1 or content.endswith("=" if extra == 2 else "=="):
             raise StructuredFieldError(f"byte sequence at offset {offset} has a bad base64 length")
         content += "==" if extra == 2 else "="
     return binascii.a2b_base64(content)

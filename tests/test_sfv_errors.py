@@ -63,7 +63,9 @@ PARSE_ERRORS: list[tuple[str, str, str]] = [
     ("item", ":a=b=:", r"byte sequence at offset 0 holds a character outside base64"),
     ("item", ":_-Ah:", r"byte sequence at offset 0 holds a character outside base64"),
     ("item", ":a:", r"byte sequence at offset 0 has a bad base64 length"),
-    ("item", ":ab=:", r"byte sequence at offset 0 has a bad base64 length"),
+    ("item", ":a=:", r"byte sequence at offset 0 has a bad base64 length"),
+    ("item", ":a==:", r"byte sequence at offset 0 has a bad base64 length"),
+    ("item", ":abcde=:", r"byte sequence at offset 0 has a bad base64 length"),
     ("item", ":abcde==:", r"byte sequence at offset 0 has a bad base64 length"),
     # §4.2.8 booleans
     ("item", "?", r"expected '0' or '1' after '\?' at offset 1, found end of input"),
