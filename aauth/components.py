@@ -25,6 +25,10 @@ Readings taken where RFC 9421 leaves a choice:
   h11 decode raw header bytes), and as UTF-8 otherwise.
 * ``;key`` on a field of unknown type parses it as a Dictionary; ``;sf`` needs the type, taken
   from the ``sf_types`` mapping (default :data:`KNOWN_SF_FIELDS`).
+
+Speed: component identifiers, parsed URLs and (in :mod:`aauth.httpsig`) covered-component
+lists are memoised in small bounded dicts keyed by their text, since the same few shapes
+recur on every request.
 """
 
 from __future__ import annotations
@@ -46,8 +50,12 @@ __all__ = [
     "ComponentId",
     "Message",
     "SfType",
+    "Trailers",
+    "build_signature_base",
+    "check_unique",
     "component_value",
     "components_from_inner_list",
+    "received_component",
     "signature_base",
 ]
 
@@ -103,7 +111,6 @@ DERIVED_COMPONENTS: Final[frozenset[str]] = frozenset(
         "@status",
     }
 )
-_REQUEST_DERIVED: Final = DERIVED_COMPONENTS - {"@status"}
 
 # RFC 9421 §6.5.2: component parameters; flags take Boolean true only.
 _FLAG_PARAMS: Final = frozenset({"sf", "bs", "req", "tr"})
@@ -494,7 +501,11 @@ def _bs_bytes(value: str) -> bytes:
     try:
         return value.encode("latin-1")
     except UnicodeEncodeError:
+        pass
+    try:
         return value.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError as exc:
+        raise _fail("a field value for ;bs cannot be encoded as bytes") from exc
 
 
 def _field_value(component: ComponentId, view: _View, sf_types: Mapping[str, SfType]) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aauth import sfv
 from aauth.components import (
@@ -271,6 +273,11 @@ def test_byte_sequence_fields() -> None:
     )
     # Latin-1 when every character fits, UTF-8 otherwise; obs-fold replaced first.
     assert _value(message, '"x-b";bs') == ":Y2Fm6Q==:, :4oKs:, :YSBi:"
+    # A str that came from undecodable bytes (surrogateescape) goes back to those bytes.
+    raw = HttpRequest("GET", "https://e.example/", [("X-B", "\udcff\u20ac")])
+    assert _value(raw, '"x-b";bs') == ":/+KCrA==:"
+    lone = HttpRequest("GET", "https://e.example/", [("X-B", "\ud800\u20ac")])
+    _fails(lone, '"x-b";bs', "cannot be encoded")
 
 
 def test_trailers() -> None:
@@ -422,3 +429,54 @@ def test_identifier_strings_are_escaped() -> None:
     assert component.serialized == '"x";key="a\\"b\\\\c"'
     assert ComponentId.parse(component.serialized) == component
     assert sfv.parse_item(component.serialized).params == {"key": 'a"b\\c'}
+
+
+_TEXT = st.text(
+    alphabet=st.sampled_from(list(' \t"();=,:*@-_aA1?/%&+\\\r\n\u00e9\x00')), max_size=40
+)
+_IDENTIFIERS = st.sampled_from(
+    [
+        '"@method"',
+        '"@path"',
+        '"@query"',
+        '"@query-param";name="a"',
+        '"x-h"',
+        '"x-h";sf',
+        '"x-h";key="a"',
+        '"x-h";bs',
+        '"x-h";tr',
+        '"@status"',
+        '"@authority"',
+        '"@request-target"',
+    ]
+)
+
+
+@given(_TEXT, _TEXT, _TEXT)
+def test_arbitrary_input_gives_bytes_or_signature_error(
+    signature_input: str, header: str, url_tail: str
+) -> None:
+    message = HttpRequest("GET", "https://e.example/" + url_tail, [("X-H", header)])
+    for text in (signature_input, f"sig={signature_input}"):
+        try:
+            base = signature_base(message, text, sf_types={"x-h": "list"})
+        except SignatureError as exc:
+            assert exc.code == "invalid_signature"
+        else:
+            assert base.isascii()
+
+
+@given(st.lists(_IDENTIFIERS, max_size=5), _TEXT, _TEXT)
+def test_arbitrary_messages_give_values_or_signature_error(
+    identifiers: list[str], header: str, url_tail: str
+) -> None:
+    message = HttpRequest("GET", "https://e.example/" + url_tail, [("X-H", header)])
+    member = "(" + " ".join(identifiers) + ")"
+    try:
+        base = signature_base(message, member, trailers=[("X-H", header)])
+    except SignatureError as exc:
+        assert exc.code == "invalid_signature"
+    else:
+        lines = base.decode("ascii").split("\n")
+        assert len(lines) == len(identifiers) + 1
+        assert lines[-1] == f'"@signature-params": {member}'

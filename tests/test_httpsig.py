@@ -658,3 +658,29 @@ def test_fast_paths_taken_for_the_common_shape() -> None:
     chosen = _select_input(twice, "sig")
     assert chosen is not None and chosen.params == {"created": 2}
     assert chosen.value == '("@method");created=2'
+
+
+_FIELD_TEXT = st.text(alphabet=st.sampled_from(list(' "();=,:*@-_aAsig1?/+=\\\u00e9')), max_size=60)
+
+
+@given(_FIELD_TEXT, _FIELD_TEXT, st.booleans())
+def test_arbitrary_signature_fields_raise_only_signature_error(
+    signature_input: str, signature: str, tolerant: bool
+) -> None:
+    message = _request().with_headers(
+        [("Signature-Input", signature_input), ("Signature", signature)]
+    )
+    with pytest.raises(SignatureError) as info:
+        verify_message(
+            message,
+            VERIFIER,
+            label="sig",
+            algorithm="ed25519",
+            accept_base64url_signature=tolerant,
+        )
+    assert info.value.code == "invalid_signature"
+    for parse in (parse_signature_input, parse_signature_field):
+        try:
+            parse(signature_input)
+        except SignatureError as exc:
+            assert exc.code == "invalid_signature"
