@@ -55,6 +55,7 @@ from .httpsig_algorithms import get_algorithm
 
 __all__ = [
     "SIGNATURE_PARAMS",
+    "ReceivedSignature",
     "SignatureInput",
     "Signer",
     "VerifiedSignature",
@@ -63,8 +64,11 @@ __all__ = [
     "build_signature_input_member",
     "parse_signature_field",
     "parse_signature_input",
+    "read_signature",
     "sign_message",
+    "signature_labels",
     "verify_message",
+    "verify_received",
 ]
 
 M = TypeVar("M", HttpRequest, HttpResponse)
@@ -515,6 +519,104 @@ def sign_message(
     return message.with_headers(build_signature_fields(label, member, signature))
 
 
+@dataclass(frozen=True, slots=True)
+class ReceivedSignature:
+    """One labelled signature read from a message, not yet verified: its
+    ``Signature-Input`` member and its signature bytes."""
+
+    input: SignatureInput
+    signature: bytes
+
+    @property
+    def label(self) -> str:
+        """The signature label."""
+        return self.input.label
+
+
+def signature_labels(message: Message) -> tuple[str, ...]:
+    """The labels of the message's ``Signature-Input`` field, in order (empty if absent).
+
+    :raises SignatureError: ``invalid_signature`` if the field is not a valid Dictionary or
+        repeats a label.
+    """
+    input_text, _ = _signature_fields(message)
+    if input_text is None:
+        return ()
+    match = _FAST_INPUT_RE.fullmatch(input_text)
+    if match is not None:
+        return (match.group(1),)
+    return tuple(_parse_dictionary(input_text, "Signature-Input"))
+
+
+def read_signature(
+    message: Message, label: str, *, accept_base64url_signature: bool = True
+) -> ReceivedSignature:
+    """Read the signature labelled ``label``: its parsed ``Signature-Input`` member and the
+    ``Signature`` bytes, without verifying anything (RFC 9421 §3.2 steps 1-4).
+
+    :raises SignatureError: ``invalid_request`` if a signature field is absent;
+        ``invalid_signature`` if malformed or the label is missing from either field.
+    """
+    _check_label(label)
+    input_text, signature_text = _signature_fields(message)
+    if input_text is None or signature_text is None:
+        missing = "Signature-Input" if input_text is None else "Signature"
+        raise SignatureError(f"the message has no {missing} field", code="invalid_request")
+    parsed = _select_input(input_text, label)
+    signature = _select_signature(signature_text, label, accept_base64url_signature)
+    # RFC 9421 §4: a label present in one field but not the other is an error.
+    if parsed is None:
+        raise _fail(f"Signature-Input has no member for label {label!r}")
+    if signature is None:
+        raise _fail(f"Signature has no member for label {label!r}")
+    return ReceivedSignature(parsed, signature)
+
+
+def verify_received(
+    message: Message,
+    received: ReceivedSignature,
+    verifier: Verifier,
+    *,
+    algorithm: str,
+    related_request: HttpRequest | None = None,
+    trailers: Iterable[tuple[str, str]] | None = None,
+    request_target: str | None = None,
+    sf_types: Mapping[str, SfType] = KNOWN_SF_FIELDS,
+    enforce_alg_param: bool = False,
+    now: int | None = None,
+) -> VerifiedSignature:
+    """Verify a signature obtained from :func:`read_signature` (RFC 9421 §3.2 steps 5-8).
+
+    See :func:`verify_message` for the parameters and errors.
+    """
+    spec = get_algorithm(algorithm)
+    parsed, signature = received.input, received.signature
+    alg_param = parsed.params.get("alg")
+    if enforce_alg_param and alg_param is not None and alg_param != spec.name:
+        # RFC 9421 §3.2 step 6.4: algorithms from two sources must agree.
+        raise _fail(f"signature parameter alg={alg_param!r} does not match {spec.name!r}")
+    expires = parsed.expires
+    if now is not None and expires is not None and now > expires:
+        raise _fail(f"the signature expired at {expires}")  # RFC 9421 §3.2.1
+    if len(signature) != spec.signature_length:
+        raise _fail(
+            f"a {spec.name} signature is {spec.signature_length} bytes, got {len(signature)}"
+        )
+
+    base = build_signature_base(
+        message,
+        parsed.components,
+        parsed.value,
+        related_request=related_request,
+        trailers=trailers,
+        request_target=request_target,
+        sf_types=sf_types,
+    )
+    if verifier.verify(base, signature) is not True:
+        raise _fail(f"signature {parsed.label!r} does not verify ({spec.name})")
+    return VerifiedSignature(parsed.label, parsed.components, parsed.params, signature, base)
+
+
 def verify_message(
     message: Message,
     verifier: Verifier,
@@ -541,42 +643,17 @@ def verify_message(
         ``unsupported_algorithm`` for an unsupported ``algorithm``; ``invalid_signature``
         for everything else (see the module docstring).
     """
-    _check_label(label)
-    spec = get_algorithm(algorithm)
-    input_text, signature_text = _signature_fields(message)
-    if input_text is None or signature_text is None:
-        missing = "Signature-Input" if input_text is None else "Signature"
-        raise SignatureError(f"the message has no {missing} field", code="invalid_request")
-
-    parsed = _select_input(input_text, label)
-    signature = _select_signature(signature_text, label, accept_base64url_signature)
-    # RFC 9421 §4: a label present in one field but not the other is an error.
-    if parsed is None:
-        raise _fail(f"Signature-Input has no member for label {label!r}")
-    if signature is None:
-        raise _fail(f"Signature has no member for label {label!r}")
-
-    alg_param = parsed.params.get("alg")
-    if enforce_alg_param and alg_param is not None and alg_param != spec.name:
-        # RFC 9421 §3.2 step 6.4: algorithms from two sources must agree.
-        raise _fail(f"signature parameter alg={alg_param!r} does not match {spec.name!r}")
-    expires = parsed.expires
-    if now is not None and expires is not None and now > expires:
-        raise _fail(f"the signature expired at {expires}")  # RFC 9421 §3.2.1
-    if len(signature) != spec.signature_length:
-        raise _fail(
-            f"a {spec.name} signature is {spec.signature_length} bytes, got {len(signature)}"
-        )
-
-    base = build_signature_base(
+    get_algorithm(algorithm)  # an unsupported algorithm fails before any parsing
+    received = read_signature(message, label, accept_base64url_signature=accept_base64url_signature)
+    return verify_received(
         message,
-        parsed.components,
-        parsed.value,
+        received,
+        verifier,
+        algorithm=algorithm,
         related_request=related_request,
         trailers=trailers,
         request_target=request_target,
         sf_types=sf_types,
+        enforce_alg_param=enforce_alg_param,
+        now=now,
     )
-    if verifier.verify(base, signature) is not True:
-        raise _fail(f"signature {label!r} does not verify ({spec.name})")
-    return VerifiedSignature(label, parsed.components, parsed.params, signature, base)

@@ -13,13 +13,13 @@ refused with ``unsupported_algorithm``; a ``kty``/``crv`` that disagrees with ``
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Mapping, Sequence
-from typing import Final
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, Final
 
 import msgspec
 
 from ._b64 import b64url_decode, b64url_encode
-from .errors import JoseError
+from .errors import JoseError, LocalError
 
 __all__ = [
     "JWK_THUMBPRINT_URI_PREFIX",
@@ -56,8 +56,15 @@ _THUMBPRINT_MEMBERS: Final[Mapping[str, tuple[str, ...]]] = {
 _encode_json = msgspec.json.Encoder().encode
 
 
-def jwk_thumbprint(jwk: Mapping[str, object]) -> str:
-    """RFC 7638 JWK SHA-256 thumbprint, base64url without padding.
+_THUMBPRINT_HASHES: Final[Mapping[str, Callable[[bytes], Any]]] = {
+    "sha-256": hashlib.sha256,
+    "sha-512": hashlib.sha512,
+}
+
+
+def jwk_thumbprint(jwk: Mapping[str, object], *, hash_name: str = "sha-256") -> str:
+    """RFC 7638 JWK thumbprint (SHA-256 unless ``hash_name`` is ``"sha-512"``), base64url
+    without padding.
 
     Only the required members of the key type enter the hash (OKP ``crv,kty,x``; EC
     ``crv,kty,x,y``; RSA ``e,kty,n``), in lexicographic order with no whitespace, so the
@@ -78,7 +85,10 @@ def jwk_thumbprint(jwk: Mapping[str, object]) -> str:
             # RFC 7638 §3.2: every required member must be present.
             raise JoseError(f"JWK member {name!r} is missing or not a string", code="invalid_key")
         canonical[name] = value
-    return b64url_encode(hashlib.sha256(_encode_json(canonical)).digest())
+    hash_function = _THUMBPRINT_HASHES.get(hash_name)
+    if hash_function is None:
+        raise LocalError(f"thumbprint hash {hash_name!r} is not sha-256 or sha-512")
+    return b64url_encode(hash_function(_encode_json(canonical)).digest())
 
 
 def jwk_thumbprint_uri(jwk: Mapping[str, object]) -> str:

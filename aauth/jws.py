@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_LEEWAY",
     "DEFAULT_MAX_TOKEN_LENGTH",
     "ParsedJwt",
+    "check_time_claims",
     "decode_jws",
     "decode_jwt",
     "decode_jwt_unverified",
@@ -319,6 +320,35 @@ def decode_jws(
     return header, payload
 
 
+def check_time_claims(
+    claims: Mapping[str, Any], *, now: int, leeway: int = DEFAULT_LEEWAY, require_exp: bool = True
+) -> None:
+    """Check ``exp``, ``iat`` and ``nbf`` of ``claims`` against ``now`` with ``leeway``.
+
+    For layers that check a token's lifetime before (or without) verifying its signature.
+    Raises :class:`JoseError` ``expired_jwt`` (retryable) past ``exp`` + leeway, and
+    ``invalid_jwt`` for a missing ``exp`` (when required), a non-integer time claim, or an
+    ``iat``/``nbf`` in the future.
+    """
+    # RFC 7519 §4.1.4-6, with leeway.
+    exp = _numeric_date(claims, "exp")
+    if exp is None:
+        if require_exp:
+            raise JoseError("JWT has no 'exp'")
+    elif now >= exp + leeway:
+        raise JoseError(
+            f"JWT expired at {exp} (now {now}, leeway {leeway} s)",
+            code="expired_jwt",
+            retryable=True,
+        )
+    iat = _numeric_date(claims, "iat")
+    if iat is not None and iat > now + leeway:
+        raise JoseError(f"JWT 'iat' {iat} is in the future (now {now}, leeway {leeway} s)")
+    nbf = _numeric_date(claims, "nbf")
+    if nbf is not None and nbf > now + leeway:
+        raise JoseError(f"JWT is not valid before {nbf} (now {now}, leeway {leeway} s)")
+
+
 def verify_jwt(
     parsed: ParsedJwt,
     keys: PublicKey | Mapping[str, object],
@@ -361,25 +391,8 @@ def verify_jwt(
         allow_eddsa=allow_eddsa,
         allowed_algs=allowed_algs,
     )
-    claims = parsed.claims
-    # RFC 7519 §4.1.4-6, with leeway.
-    exp = _numeric_date(claims, "exp")
-    if exp is None:
-        if require_exp:
-            raise JoseError("JWT has no 'exp'")
-    elif now >= exp + leeway:
-        raise JoseError(
-            f"JWT expired at {exp} (now {now}, leeway {leeway} s)",
-            code="expired_jwt",
-            retryable=True,
-        )
-    iat = _numeric_date(claims, "iat")
-    if iat is not None and iat > now + leeway:
-        raise JoseError(f"JWT 'iat' {iat} is in the future (now {now}, leeway {leeway} s)")
-    nbf = _numeric_date(claims, "nbf")
-    if nbf is not None and nbf > now + leeway:
-        raise JoseError(f"JWT is not valid before {nbf} (now {now}, leeway {leeway} s)")
-    return claims
+    check_time_claims(parsed.claims, now=now, leeway=leeway, require_exp=require_exp)
+    return parsed.claims
 
 
 def decode_jwt(

@@ -1,0 +1,479 @@
+"""AAuth request signatures: RFC 9421 with the key named by ``Signature-Key``.
+
+:func:`sign_request` is the signer side of the AAuth -11 profile (digest §2, §8 "Agent");
+:func:`verify_request` is the verifier algorithm of the same section, steps 1-7, for the
+schemes whose key travels in the request (``jwt``, ``jkt-jwt``, ``hwk``) and, through a
+caller-supplied lookup, ``jwks_uri``. It proves that the request was signed by the key it
+names; it does not yet trust that key's token (issuer, audience, ``typ``): that is the token
+layer's job, which gets the raw token and the thumbprint from :class:`VerifiedRequest`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Final
+
+from . import sfv
+from .components import ComponentId
+from .digest import content_digest, verify_content_digest
+from .errors import JoseError, LocalError, SignatureError
+from .http import HttpRequest
+from .httpsig import (
+    ReceivedSignature,
+    Signer,
+    read_signature,
+    sign_message,
+    signature_labels,
+    verify_received,
+)
+from .httpsig_algorithms import http_alg_from_jose
+from .jwk import SUPPORTED_ALGS, jwk_thumbprint
+from .jws import DEFAULT_MAX_TOKEN_LENGTH, ParsedJwt, check_time_claims, parse_jwt, verify_jwt
+from .keys import PrivateKey, PublicKey, public_key_from_jwk
+from .signature_key import (
+    DEFAULT_MAX_SIGNATURE_KEY_LENGTH,
+    HwkKey,
+    JktJwtKey,
+    JwksUriKey,
+    JwtKey,
+    SignatureKeyMember,
+    build_signature_key,
+    parse_signature_key,
+    signature_key_member,
+)
+
+__all__ = [
+    "AAUTH_REQUIRED_COMPONENTS",
+    "BODY_COMPONENTS",
+    "DEFAULT_MAX_SIGNATURE_HEADER_LENGTH",
+    "DEFAULT_MAX_SKEW",
+    "INLINE_SCHEMES",
+    "JwksLookup",
+    "VerifiedRequest",
+    "sign_request",
+    "verify_request",
+]
+
+#: The components every AAuth request signature covers (AAuth -11 §"HTTP Message
+#: Signatures Profile": MUST).
+AAUTH_REQUIRED_COMPONENTS: Final = ("@method", "@authority", "@path", "signature-key")
+#: Added for a request with a body to a PS or AS endpoint (AAuth -11: MUST).
+BODY_COMPONENTS: Final = ("content-type", "content-digest")
+#: Default window for ``created``, in seconds, both directions (AAuth -11 default 60 s;
+#: digest [AMBIG-8]: |now - created| <= window).
+DEFAULT_MAX_SKEW: Final = 60
+#: Schemes whose key travels in the request itself.
+INLINE_SCHEMES: Final = ("jwt", "jkt-jwt", "hwk")
+#: Default bound on each of ``Signature-Input`` and ``Signature``, in characters.
+DEFAULT_MAX_SIGNATURE_HEADER_LENGTH: Final = 8_192
+
+_JKT_TYPES: Final[Mapping[str, tuple[str, str]]] = {
+    # signature-key-08 §"jkt-jwt": typ -> (iss prefix, thumbprint hash)
+    "jkt-s256+jwt": ("urn:jkt:sha-256:", "sha-256"),
+    "jkt-s512+jwt": ("urn:jkt:sha-512:", "sha-512"),
+}
+
+#: Looks up the JWK (or JWKS) for a ``jwks_uri`` member in the caller's cache; ``None`` when
+#: it is not known (the verifier then answers ``unknown_key``, retryable after a fetch).
+JwksLookup = Callable[[JwksUriKey], Mapping[str, object] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedRequest:
+    """What :func:`verify_request` proved.
+
+    :param label: the signature label that was verified.
+    :param components: the covered component identifiers, serialised, in order.
+    :param params: the signature parameters (``created``, ``expires``, ...).
+    :param created: the ``created`` parameter.
+    :param scheme: the ``Signature-Key`` scheme (``jwt``, ``jkt-jwt``, ``hwk``, ``jwks_uri``).
+    :param public_key: the key that verified the signature.
+    :param public_jwk: its public JWK, with ``alg``.
+    :param thumbprint: its RFC 7638 SHA-256 thumbprint (the AAuth ``agent_jkt``).
+    :param algorithm: the JOSE algorithm of the key (``Ed25519`` or ``ES256``).
+    :param token: the compact JWT of a ``jwt`` / ``jkt-jwt`` member (not yet trusted for
+        ``jwt``), else ``None``.
+    :param token_header: its decoded JOSE header (empty when there is no token).
+    :param token_claims: its decoded claims (empty when there is no token).
+    :param signature_key: the ``Signature-Key`` member used.
+    """
+
+    label: str
+    components: tuple[str, ...]
+    params: dict[str, sfv.BareItem]
+    created: int
+    scheme: str
+    public_key: PublicKey
+    public_jwk: dict[str, str]
+    thumbprint: str
+    algorithm: str
+    signature_key: SignatureKeyMember
+    token: str | None = None
+    token_header: dict[str, Any] = field(default_factory=dict)
+    token_claims: dict[str, Any] = field(default_factory=dict)
+
+    def covers(self, component: str) -> bool:
+        """Whether the serialised identifier or bare name ``component`` was covered."""
+        wanted = ComponentId.parse(component).serialized
+        return wanted in self.components
+
+
+# --------------------------------------------------------------------------------- signing
+
+
+def _default_components(request: HttpRequest) -> tuple[str, ...]:
+    components = list(AAUTH_REQUIRED_COMPONENTS)
+    if request.body:
+        components[3:3] = BODY_COMPONENTS
+    authorization = request.header("authorization")
+    if authorization is not None and authorization[:6].lower() == "aauth ":
+        # AAuth -11: whenever `Authorization: AAuth` is sent, `authorization` MUST be covered.
+        components.insert(-1, "authorization")
+    return tuple(components)
+
+
+def _signature_key_text(signature_key: str | SignatureKeyMember, label: str) -> str:
+    if isinstance(signature_key, str):
+        return build_signature_key(JwtKey(label=label, jwt=signature_key))
+    if signature_key.label != label:
+        raise LocalError(
+            f"the Signature-Key member is for label {signature_key.label!r}, not {label!r}"
+        )
+    return build_signature_key(signature_key)
+
+
+def sign_request(
+    request: HttpRequest,
+    key: PrivateKey | Signer,
+    *,
+    signature_key: str | SignatureKeyMember,
+    created: int,
+    label: str = "sig",
+    components: Sequence[str] | None = None,
+    expires: int | None = None,
+    digest_algorithm: str = "sha-256",
+) -> HttpRequest:
+    """Sign ``request`` for AAuth and return a copy with ``Signature-Key``,
+    ``Signature-Input`` and ``Signature`` (and ``Content-Digest`` when needed).
+
+    :param key: the private key whose public key is in the ``Signature-Key`` material (for
+        the ``jwt`` scheme: the token's ``cnf.jwk``).
+    :param signature_key: a compact JWT (the ``jwt`` scheme, what AAuth agents send) or a
+        ``Signature-Key`` member (:class:`~aauth.signature_key.JwtKey`, ``HwkKey``, ...).
+    :param created: the signature time, Unix seconds (the engine does not read the clock).
+    :param components: the covered components. Default: ``@method @authority @path
+        signature-key``, plus ``content-type content-digest`` when there is a body and
+        ``authorization`` when an ``Authorization: AAuth`` header is present. An explicit
+        list must still include ``signature-key`` (signature-key-08 §3: signers MUST cover it).
+    :param expires: an optional ``expires`` parameter.
+    :param digest_algorithm: the ``Content-Digest`` algorithm added when ``content-digest`` is
+        covered and the request has none (RFC 9530: ``sha-256`` or ``sha-512``).
+
+    The ``alg`` parameter is never sent (AAuth -11). Raises :class:`LocalError` when the
+    request already has a ``Signature-Key`` header, the covered list lacks ``signature-key``,
+    a covered field is absent (e.g. ``content-type`` with a body), or an existing
+    ``Content-Digest`` does not match the body.
+    """
+    if isinstance(created, bool) or not isinstance(created, int) or created < 0:
+        raise LocalError("created must be a non-negative int (Unix seconds)")
+    covered = tuple(components) if components is not None else _default_components(request)
+    if "signature-key" not in covered:
+        raise LocalError("an AAuth signature must cover signature-key (signature-key-08 §3)")
+    if request.has_header("signature-key"):
+        raise LocalError("the request already has a Signature-Key header")
+    added: list[tuple[str, str]] = []
+    if "content-digest" in covered:
+        existing = request.header("content-digest")
+        if existing is None:
+            added.append(("Content-Digest", content_digest(request.body, (digest_algorithm,))))
+        else:
+            try:
+                verify_content_digest(existing, request.body)
+            except SignatureError as exc:
+                raise LocalError(f"the request's Content-Digest is wrong: {exc.message}") from exc
+    added.append(("Signature-Key", _signature_key_text(signature_key, label)))
+    return sign_message(
+        request.with_headers(added),
+        key,
+        label=label,
+        components=covered,
+        created=created,
+        expires=expires,
+    )
+
+
+# ------------------------------------------------------------------------------- verifying
+
+
+def _choose_label(request: HttpRequest, signature_key_text: str, max_length: int) -> str:
+    """AAuth -11 leaves open which label to verify (digest [AMBIG-22]). Our reading: the
+    only label of ``Signature-Input``; with several, the only one that also has a
+    ``Signature-Key`` member; anything else is ambiguous and refused."""
+    labels = signature_labels(request)
+    if len(labels) == 1:
+        return labels[0]
+    keyed = [
+        label
+        for label in labels
+        if label in parse_signature_key(signature_key_text, max_length=max_length)
+    ]
+    if len(keyed) == 1:
+        return keyed[0]
+    raise SignatureError(
+        f"the request carries {len(labels)} signatures and {len(keyed)} have a Signature-Key "
+        "member; name the label to verify",
+        code="invalid_request",
+    )
+
+
+def _check_created(received: ReceivedSignature, now: int, max_skew: int) -> int:
+    created = received.input.created
+    if created is None:
+        # AAuth -11: `created` is REQUIRED.
+        raise SignatureError("the signature has no 'created' parameter")
+    if created > now + max_skew:
+        raise SignatureError(
+            f"'created' {created} is {created - now} s in the future (window {max_skew} s)",
+            retryable=True,
+        )
+    if now - created > max_skew:
+        raise SignatureError(
+            f"'created' {created} is {now - created} s old (window {max_skew} s)", retryable=True
+        )
+    expires = received.input.expires
+    if expires is not None and now > expires:
+        # RFC 9421 §3.2.1; AAuth -11: if present the verifier MUST honour it.
+        raise SignatureError(f"the signature expired at {expires}", retryable=True)
+    return created
+
+
+def _check_components(received: ReceivedSignature, required: Sequence[str]) -> None:
+    covered = {c.serialized for c in received.input.components}
+    wanted = [ComponentId.parse(name).serialized for name in required]
+    if any(name not in covered for name in wanted):
+        missing = [name for name in wanted if name not in covered]
+        raise SignatureError(
+            f"the signature does not cover {', '.join(missing)}",
+            code="invalid_input",
+            required_input=tuple(required),
+        )
+
+
+@lru_cache(maxsize=512)
+def _cnf_key(
+    token: str, max_token_length: int, allowed_algs: tuple[str, ...], allow_eddsa: bool
+) -> tuple[ParsedJwt, PublicKey]:
+    """Parse a ``jwt`` member's token and build its ``cnf.jwk`` (memoised: an agent presents
+    the same token on every request until it expires)."""
+    parsed = parse_jwt(token, max_length=max_token_length)
+    cnf = parsed.claims.get("cnf")
+    jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
+    if not isinstance(jwk, dict):
+        # signature-key-08 §"jwt": the JWT MUST have cnf.jwk.
+        raise JoseError("the JWT has no cnf.jwk", code="invalid_jwt")
+    return parsed, public_key_from_jwk(jwk, allowed_algs=allowed_algs, allow_eddsa=allow_eddsa)
+
+
+def _jkt_key(
+    token: str,
+    *,
+    now: int,
+    leeway: int,
+    max_token_length: int,
+    allowed_algs: tuple[str, ...],
+    cache: bool,
+) -> tuple[ParsedJwt, PublicKey]:
+    """signature-key-08 §"jkt-jwt": self-issued delegation from the header ``jwk``."""
+    parsed = parse_jwt(token, max_length=max_token_length)
+    typ = parsed.header.get("typ")
+    kind = _JKT_TYPES.get(typ) if isinstance(typ, str) else None
+    if kind is None:
+        raise JoseError(f"a jkt-jwt token must have typ jkt-s256+jwt, not {typ!r}")
+    prefix, hash_name = kind
+    identity_jwk = parsed.header.get("jwk")
+    if not isinstance(identity_jwk, dict):
+        raise JoseError("a jkt-jwt token must carry the identity key in its header 'jwk'")
+    identity = public_key_from_jwk(identity_jwk, allowed_algs=allowed_algs)
+    expected_iss = prefix + jwk_thumbprint(identity_jwk, hash_name=hash_name)
+    if parsed.claims.get("iss") != expected_iss:
+        raise JoseError("the jkt-jwt 'iss' is not the thumbprint URN of its header 'jwk'")
+    claims = verify_jwt(
+        parsed, identity, now=now, typ=None, leeway=leeway, allowed_algs=allowed_algs
+    )
+    if cache and not isinstance(claims.get("jti"), str):
+        raise JoseError("a jkt-jwt member with 'cache' needs a 'jti' claim")
+    _, key = _cnf_key(token, max_token_length, allowed_algs, False)
+    return parsed, key
+
+
+def _resolve_key(
+    member: SignatureKeyMember,
+    *,
+    now: int,
+    leeway: int,
+    max_token_length: int,
+    allowed_algs: tuple[str, ...],
+    allow_eddsa: bool,
+    jwks_lookup: JwksLookup | None,
+) -> tuple[PublicKey, ParsedJwt | None]:
+    if isinstance(member, JwtKey):
+        parsed, key = _cnf_key(member.jwt, max_token_length, allowed_algs, allow_eddsa)
+        # signature-key-08 §"jwt": the JWT MUST have `exp`, checked before use.
+        check_time_claims(parsed.claims, now=now, leeway=leeway)
+        return key, parsed
+    if isinstance(member, JktJwtKey):
+        parsed, key = _jkt_key(
+            member.jwt,
+            now=now,
+            leeway=leeway,
+            max_token_length=max_token_length,
+            allowed_algs=allowed_algs,
+            cache=member.cache,
+        )
+        return key, parsed
+    if isinstance(member, HwkKey):
+        return _hwk_key(tuple(member.jwk.items()), allowed_algs), None
+    assert isinstance(member, JwksUriKey)
+    found = jwks_lookup(member) if jwks_lookup is not None else None
+    if found is None:
+        raise SignatureError(
+            f"no key {member.kid!r} is known for {member.id}", code="unknown_key", retryable=True
+        )
+    jwk: Mapping[str, object] = found
+    keys = found.get("keys")
+    if isinstance(keys, list):
+        from .jwk import select_jwk  # noqa: PLC0415 - only the jwks_uri path needs it
+
+        jwk = select_jwk(found, member.kid)
+    return public_key_from_jwk(jwk, allowed_algs=allowed_algs), None
+
+
+@lru_cache(maxsize=256)
+def _hwk_key(items: tuple[tuple[str, str], ...], allowed_algs: tuple[str, ...]) -> PublicKey:
+    return public_key_from_jwk(dict(items), allowed_algs=allowed_algs)
+
+
+def verify_request(
+    request: HttpRequest,
+    *,
+    now: int,
+    max_skew: int = DEFAULT_MAX_SKEW,
+    label: str | None = None,
+    required_components: Sequence[str] = AAUTH_REQUIRED_COMPONENTS,
+    require_body_digest: bool = False,
+    schemes: Collection[str] = INLINE_SCHEMES,
+    algorithms: Collection[str] = SUPPORTED_ALGS,
+    allow_eddsa: bool = False,
+    jwks_lookup: JwksLookup | None = None,
+    accept_base64url_signature: bool = True,
+    max_header_length: int = DEFAULT_MAX_SIGNATURE_HEADER_LENGTH,
+    max_signature_key_length: int = DEFAULT_MAX_SIGNATURE_KEY_LENGTH,
+    max_token_length: int = DEFAULT_MAX_TOKEN_LENGTH,
+) -> VerifiedRequest:
+    """Verify an AAuth request signature (AAuth -11 verifier algorithm, digest §2).
+
+    Steps, each failing with :class:`SignatureError` and its ``Signature-Error`` code:
+
+    1. ``Signature``, ``Signature-Input``, ``Signature-Key`` present and within size limits,
+       else ``invalid_request``.
+    2. The required components covered (``required_components``; with
+       ``require_body_digest`` and a body, also ``content-type`` and ``content-digest``;
+       with an ``Authorization: AAuth`` header, also ``authorization``), else
+       ``invalid_input`` with ``required_input``.
+    3. ``created`` present and ``|now - created| <= max_skew``; ``expires`` not past; else
+       ``invalid_signature`` (retryable with a fresh signature).
+    4. The ``Signature-Key`` member for the label, with a scheme in ``schemes``, else
+       ``unsupported_scheme``.
+    5. The key: ``cnf.jwk`` of a ``jwt`` token (whose ``exp`` is checked: ``expired_jwt``),
+       a verified ``jkt-jwt`` delegation, an ``hwk`` inline key, or ``jwks_lookup`` for
+       ``jwks_uri`` (``unknown_key``); malformed → ``invalid_key`` / ``invalid_jwt``.
+    6. Its ``alg`` present, fully specified and in ``algorithms``, else
+       ``unsupported_algorithm``; ``kty``/``crv`` agreeing, else ``invalid_key``.
+    7. The RFC 9421 signature, else ``invalid_signature``; when ``content-digest`` is covered,
+       the digest recomputed over the body (digest [AMBIG-28]), else ``invalid_signature``.
+
+    ``label`` picks the signature; by default the only one, or the only one with a
+    ``Signature-Key`` member. The ``alg`` and ``keyid`` signature parameters are ignored
+    (AAuth -11: the key comes from ``Signature-Key``). The token of a ``jwt`` member is NOT
+    trusted here: check it with the token layer using the returned ``token_claims``.
+    """
+    if isinstance(now, bool) or not isinstance(now, int):
+        raise LocalError("now must be an int (Unix seconds)")
+    # Step 1 (AAuth -11; digest [AMBIG-5]: missing headers are invalid_request).
+    key_text = request.header("signature-key")
+    for name, text, limit in (
+        ("Signature-Key", key_text, max_signature_key_length),
+        ("Signature-Input", request.header("signature-input"), max_header_length),
+        ("Signature", request.header("signature"), max_header_length),
+    ):
+        if text is None:
+            raise SignatureError(f"the request has no {name} header", code="invalid_request")
+        if len(text) > limit:
+            raise SignatureError(
+                f"{name} is {len(text)} characters, over the limit of {limit}",
+                code="invalid_request",
+            )
+    assert key_text is not None
+    chosen = (
+        label if label is not None else _choose_label(request, key_text, max_signature_key_length)
+    )
+    received = read_signature(
+        request, chosen, accept_base64url_signature=accept_base64url_signature
+    )
+
+    # Step 2.
+    required = list(required_components)
+    if require_body_digest and request.body:
+        required += [c for c in BODY_COMPONENTS if c not in required]
+    authorization = request.header("authorization")
+    if authorization is not None and authorization[:6].lower() == "aauth ":
+        required.append("authorization")
+    _check_components(received, required)
+
+    # Step 3.
+    created = _check_created(received, now, max_skew)
+
+    # Step 4 (signature-key-08 §3: the same-named member; unknown scheme → unsupported).
+    member = signature_key_member(key_text, chosen, max_length=max_signature_key_length)
+    if member.scheme not in schemes:
+        raise SignatureError(
+            f"the Signature-Key scheme {member.scheme!r} is not accepted here",
+            code="unsupported_scheme",
+        )
+
+    # Steps 5 and 6.
+    public_key, parsed = _resolve_key(
+        member,
+        now=now,
+        leeway=max_skew,
+        max_token_length=max_token_length,
+        allowed_algs=tuple(algorithms),
+        allow_eddsa=allow_eddsa,
+        jwks_lookup=jwks_lookup,
+    )
+
+    # Step 7.
+    verified = verify_received(
+        request, received, public_key, algorithm=http_alg_from_jose(public_key.alg)
+    )
+    if "content-digest" in {c.name for c in verified.components}:
+        digest_field = request.header("content-digest")
+        assert digest_field is not None
+        verify_content_digest(digest_field, request.body)
+    return VerifiedRequest(
+        label=chosen,
+        components=tuple(c.serialized for c in verified.components),
+        params=verified.params,
+        created=created,
+        scheme=member.scheme,
+        public_key=public_key,
+        public_jwk=public_key.jwk,
+        thumbprint=public_key.thumbprint,
+        algorithm=public_key.alg,
+        signature_key=member,
+        token=getattr(member, "jwt", None),
+        token_header=dict(parsed.header) if parsed is not None else {},
+        token_claims=dict(parsed.claims) if parsed is not None else {},
+    )
