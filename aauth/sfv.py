@@ -149,10 +149,12 @@ _BARE_FAST_RE: Final = re.compile(rf"()()(?:{_BARE_FAST})")
 # One parameter (§4.2.3.2): ";" *SP key ["=" bare-item]. Group 2 last: a value the fast path
 # does not know follows the "=".
 _PARAM_RE: Final = re.compile(rf";[ ]*({_KEY})(?:(=)(?:{_BARE_FAST})?)?")
-# The head of one dictionary member (§4.2.2): key ["=" bare-item].
-_MEMBER_RE: Final = re.compile(rf"({_KEY})(?:(=)(?:{_BARE_FAST})?)?")
 # An inner list of Strings without escapes or parameters, as in Signature-Input (§4.2.1.2).
-_INNER_PLAIN_RE: Final = re.compile(r'\((?:[ ]*"[ !#-\[\]-~]*"(?=[ )]))*[ ]*\)')
+_INNER_PLAIN: Final = r'\((?:[ ]*"[ !#-\[\]-~]*"(?=[ )]))*[ ]*\)'
+_INNER_PLAIN_RE: Final = re.compile(_INNER_PLAIN)
+# The head of one dictionary member (§4.2.2): key ["=" (bare-item / plain inner list)].
+_G_INNER_PLAIN: Final = 8
+_MEMBER_RE: Final = re.compile(rf"({_KEY})(?:(=)(?:{_BARE_FAST}|({_INNER_PLAIN}))?)?")
 
 _MAX_INTEGER: Final = 999_999_999_999_999  # §3.3.1
 _OWS: Final = " \t"
@@ -312,29 +314,36 @@ def _parse_display_string(s: str, i: int) -> tuple[DisplayString, int]:
         return DisplayString(m.group(1)), m.end()
     if not s.startswith('"', i + 1):  # §4.2.10 step 2
         raise _fail("expected '\"' after '%' of a display string", s, i + 1)
+    # Runs of plain characters are taken whole; only %-escapes step one at a time. A %-escape
+    # never holds a DQUOTE, so the first DQUOTE found stays the end of the string.
     out = bytearray()
     j = i + 2
     n = len(s)
-    while j < n:
-        c = s[j]
-        if c == "%":  # §4.2.10 step 6.3
-            hex_digits = s[j + 1 : j + 3]
-            if len(hex_digits) != 2 or not _LC_HEX.issuperset(hex_digits):
-                raise _fail("display string has an invalid %-escape", s, j)
-            out.append(int(hex_digits, 16))
-            j += 3
-        elif c == '"':  # §4.2.10 step 6.4
+    q = s.find('"', j)
+    if q < 0:
+        q = n
+    while True:
+        p = s.find("%", j, q)
+        stop = q if p < 0 else p
+        chunk = s[j:stop]
+        if _PRINTABLE_RE.fullmatch(chunk) is None:  # §4.2.10 step 6.2
+            bad = j + next(x for x, c in enumerate(chunk) if not " " <= c <= "~")
+            raise _fail("display string holds a character outside %x20-7E", s, bad)
+        out += chunk.encode("ascii")  # §4.2.10 step 6.5
+        if stop == n:
+            break
+        if stop == q:  # §4.2.10 step 6.4
             try:
-                return DisplayString(out.decode("utf-8")), j + 1
+                return DisplayString(out.decode("utf-8")), q + 1
             except UnicodeDecodeError as exc:
                 raise StructuredFieldError(
                     f"display string at offset {i} is not valid UTF-8 (decoded byte {exc.start})"
                 ) from None
-        elif " " <= c <= "~":  # §4.2.10 step 6.5
-            out.append(ord(c))
-            j += 1
-        else:  # §4.2.10 step 6.2
-            raise _fail("display string holds a character outside %x20-7E", s, j)
+        hex_digits = s[p + 1 : p + 3]  # §4.2.10 step 6.3
+        if len(hex_digits) != 2 or not _LC_HEX.issuperset(hex_digits):
+            raise _fail("display string has an invalid %-escape", s, p)
+        out.append(int(hex_digits, 16))
+        j = p + 3
     raise _fail("display string is not terminated", s, n)
 
 
@@ -379,6 +388,8 @@ def _parse_params(s: str, i: int, strict: bool) -> tuple[Params, int]:
         value: BareItem
         if kind == _G_STRING:
             value, i = m.group(_G_STRING), m.end()
+        elif kind == _G_INTEGER:
+            value, i = int(m.group(_G_INTEGER)), m.end()
         elif kind == _G_KEY:  # no "=": Boolean true (§4.2.3.2 step 2.5)
             value, i = True, m.end()
         elif kind == _G_EQ:
@@ -404,13 +415,24 @@ def _parse_item(s: str, i: int, strict: bool) -> tuple[Item, int]:
     return _item(value, {}), i
 
 
+def _plain_inner_items(text: str) -> list[Item]:
+    """The items of an inner list ``_INNER_PLAIN`` matched: Strings without escapes. They
+    hold no DQUOTE, so splitting on it leaves them at the odd places."""
+    items: list[Item] = []
+    for value in text.split('"')[1::2]:
+        item: Item = _new_object(Item)
+        _set_item_value(item, value)
+        _set_item_params(item, {})
+        items.append(item)
+    return items
+
+
 def _parse_inner_list(s: str, i: int, strict: bool) -> tuple[InnerList, int]:
     """§4.2.1.2 Parsing an Inner List; ``s[i]`` is '('."""
     m = _INNER_PLAIN_RE.match(s, i)
     if m is not None:  # fast path: Strings without escapes or parameters
+        items = _plain_inner_items(m.group())
         i = m.end()
-        # The strings hold no DQUOTE, so splitting on it leaves them at the odd places.
-        items = [_item(v, {}) for v in s[m.start() : i].split('"')[1::2]]
     else:
         i += 1
         n = len(s)
@@ -451,10 +473,7 @@ def _skip_separator(s: str, i: int, what: str) -> int:
 
 
 def _skip_leading_sp(s: str) -> int:
-    i = 0
-    while s.startswith(" ", i):  # §4.2 step 2
-        i += 1
-    return i
+    return len(s) - len(s.lstrip(" "))  # §4.2 step 2 (SP only, not HTAB)
 
 
 def parse_item(
@@ -534,7 +553,15 @@ def parse_dictionary(
         kind = m.lastindex
         member: Member
         value: BareItem
-        if kind == _G_EQ:  # "=" and then an inner list or what the fast path does not know
+        if kind == _G_INNER_PLAIN:
+            items = _plain_inner_items(m.group(_G_INNER_PLAIN))
+            i = m.end()
+            if s.startswith(";", i):
+                params, i = _parse_params(s, i, strict)
+                member = _inner_list(items, params)
+            else:
+                member = _inner_list(items, {})
+        elif kind == _G_EQ:  # "=" and then an inner list or what the fast path does not know
             i = m.end()
             if s.startswith("(", i):
                 member, i = _parse_inner_list(s, i, strict)
@@ -713,10 +740,13 @@ def serialize_params(params: Params) -> str:
 
 def _serialize_item(item: Item) -> str:
     """§4.1.3 Serializing an Item, for a value known to be an :class:`Item`."""
+    value = item.value
+    serializer = _BARE_SERIALIZERS.get(type(value))
+    text = serializer(value) if serializer is not None else serialize_bare_item(value)
     params = item.params
     if params or type(params) is not dict:
-        return serialize_bare_item(item.value) + serialize_params(params)
-    return serialize_bare_item(item.value)
+        return text + serialize_params(params)
+    return text
 
 
 def serialize_item(item: Item | BareItem) -> str:
