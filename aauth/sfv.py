@@ -731,10 +731,13 @@ def serialize_params(params: Params) -> str:
         raise StructuredFieldError(f"parameters must be a dict, not {type(params).__name__}")
     parts: list[str] = []
     for key, value in params.items():
+        name = key if key in _VALID_KEYS else _serialize_key(key)
         if value is True:  # §4.1.1.2 step 1.3
-            parts.append(";" + _serialize_key(key))
+            parts.append(f";{name}")
         else:
-            parts.append(";" + _serialize_key(key) + "=" + serialize_bare_item(value))
+            serializer = _BARE_SERIALIZERS.get(type(value))
+            text = serializer(value) if serializer is not None else serialize_bare_item(value)
+            parts.append(f";{name}={text}")
     return "".join(parts)
 
 
