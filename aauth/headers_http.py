@@ -142,6 +142,9 @@ _ASCTIME_RE: Final = re.compile(
 )
 
 
+_FIFTY_YEARS: Final = 1_577_847_600  # 50 mean Gregorian years (365.2425 days) in seconds
+
+
 def _is_leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
@@ -209,11 +212,11 @@ def parse_http_date(text: str, *, now: float, header: str = "HTTP-date") -> int:
         day, month, yy = int(m.group(1)), _MONTH_NUMBER[m.group(2)], int(m.group(3))
         current = _year_of(now)
         year = current - current % 100 + yy
-        # RFC 9110 §5.6.7: more than 50 years in the future -> most recent past year with
-        # the same last two digits
-        if year > current + 50:
-            year -= 100
         result = _timestamp(year, month, day, m.group(4, 5, 6))
+        # RFC 9110 §5.6.7: a date more than 50 years in the future is the most recent past
+        # year with the same last two digits
+        if result is not None and result - now > _FIFTY_YEARS:
+            result = _timestamp(year - 100, month, day, m.group(4, 5, 6))
     else:
         raise HeaderError("not an HTTP-date (RFC 9110 §5.6.7)", header=header)
     if result is None:
