@@ -164,11 +164,16 @@ class EgressPolicy:
     allow_insecure_loopback_for_development: bool = False
     allow_cross_host_jwks_uri: bool = False
     admitted_jwks_hosts: frozenset[str] = frozenset()
-    admitted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(default=())
+    admitted_networks: tuple[str | ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
+        init=False, default=(), repr=False, compare=False
+    )
+    """``admitted_networks`` parsed (filled in at construction)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "admitted_jwks_hosts", frozenset(self.admitted_jwks_hosts))
-        object.__setattr__(self, "admitted_networks", _networks(self.admitted_networks))
+        object.__setattr__(self, "admitted_networks", tuple(self.admitted_networks))
+        object.__setattr__(self, "networks", _networks(self.admitted_networks))
 
 
 _URL_RE: Final = re.compile(
@@ -206,7 +211,7 @@ def _address_refusal(
             embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
         if embedded is not None:
             return _address_refusal(embedded, policy)
-    if any(address in network for network in policy.admitted_networks):
+    if any(address in network for network in policy.networks):
         return None
     if address.is_loopback:
         if policy.allow_insecure_loopback_for_development:
@@ -214,6 +219,8 @@ def _address_refusal(
         return "a loopback address"
     if address.is_global and not address.is_multicast:
         return None
+    if address.is_unspecified:
+        return "the unspecified address"
     if address.is_link_local:
         return "a link-local address"
     if address.is_private:
