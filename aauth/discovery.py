@@ -515,6 +515,11 @@ class DiscoveryCache:
         self._jwks: OrderedDict[str, _Entry] = OrderedDict()
         # (issuer, dwk) -> metadata URL, after validation and egress admission
         self._urls: dict[tuple[str, str], str] = {}
+        # (issuer, dwk, kid, alg) -> a fresh KeyFound and the entries and values it came from
+        self._hits: dict[
+            tuple[str, str, str | None, str | None],
+            tuple[KeyFound, _Entry, _Document | _Jwks | None, _Entry, _Document | _Jwks | None],
+        ] = {}
 
     def __len__(self) -> int:
         """Number of entries held (metadata documents plus JWKS)."""
@@ -548,6 +553,19 @@ class DiscoveryCache:
             the JWKS cannot be fetched now) and ``invalid_key`` (malformed JWKS, ``jwks_uri``
             missing or refused).
         """
+        hit = self._hits.get((issuer, dwk, kid, alg)) if _hashable(issuer, dwk, kid) else None
+        if hit is not None:
+            # hot path: the same fresh key again, as long as neither document was replaced
+            found, document, document_value, jwks, jwks_value = hit
+            if (
+                now < document.expires_at
+                and now < jwks.expires_at
+                and document.value is document_value
+                and jwks.value is jwks_value
+            ):
+                self._documents.move_to_end(document.url)
+                self._jwks.move_to_end(jwks.url)
+                return found
         if kid is not None and not isinstance(kid, str):
             raise DiscoveryError("kid must be a string", code="invalid_key")
         step = self.metadata(issuer, dwk, now=now)
@@ -581,9 +599,15 @@ class DiscoveryCache:
                     code=exc.code,
                     retryable=exc.retryable,
                 ) from None
-        return KeyFound(
+        found = KeyFound(
             jwk=jwk, issuer=issuer, dwk=dwk, kid=kid, jwks_uri=entry.url, stale=stale or step.stale
         )
+        if not found.stale:
+            if len(self._hits) >= 4 * self.max_entries:
+                self._hits.clear()  # bounded: peers choose issuers and kids
+            document = self._documents[step.url]
+            self._hits[(issuer, dwk, kid, alg)] = (found, document, document.value, entry, value)
+        return found
 
     def cached_key(
         self, issuer: str, dwk: str, kid: str | None, *, now: float, alg: str | None = None
@@ -735,6 +759,7 @@ class DiscoveryCache:
         entries[url] = entry
         if len(entries) > self.max_entries:
             entries.popitem(last=False)  # least recently used
+            self._hits.clear()  # it may point at the evicted entry
         return entry
 
     def _document_step(self, entry: _Entry, now: float) -> _MetadataStep:

@@ -663,6 +663,16 @@ def test_jwks_map_is_bounded_too(server: FakeServer) -> None:
     assert server.count(f"{issuers[0]}/k") == before + 1
 
 
+def test_many_kids_of_one_issuer(server: FakeServer) -> None:
+    keys = [{**AP_JWK, "kid": f"k{i}"} for i in range(12)]
+    server.serve(JWKS_URL, jwks_body(*keys))
+    cache = DiscoveryCache(max_entries=1)
+    for _ in range(2):  # the second round is served by the hot path, the memo stays bounded
+        for key in keys:
+            assert resolve(cache, server, str(key["kid"]), T0).jwk == key
+    assert len(server.fetches) == 2
+
+
 def test_issuer_url_memo_is_bounded() -> None:
     cache = DiscoveryCache(max_entries=1)
     for i in range(20):
