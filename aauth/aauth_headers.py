@@ -27,6 +27,7 @@ from typing import ClassVar, Final, TypeAlias
 from . import sfv
 from .errors import LocalError, StructuredFieldError
 from .headers_http import MAX_HEADER_LENGTH, HeaderError
+from .http import HttpRequest, HttpResponse
 from .identifiers import InvalidIdentifierError, validate_endpoint_url
 from .interaction import MIN_CODE_SYMBOLS, InteractionCodeError, normalize_interaction_code
 
@@ -54,6 +55,10 @@ __all__ = [
     "parse_aauth_capabilities",
     "parse_aauth_requirement",
     "parse_authorization",
+    "read_aauth_access",
+    "read_aauth_capabilities",
+    "read_aauth_requirement",
+    "read_authorization",
     "validate_token68",
 ]
 
@@ -555,3 +560,70 @@ def build_aauth_capabilities(values: Iterable[str]) -> str:
         return sfv.serialize_list([sfv.Item(sfv.Token(v)) for v in unique])
     except StructuredFieldError as exc:
         raise LocalError(f"capability values must be Tokens: {exc.message}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the fields from neutral HTTP messages
+
+
+def read_aauth_requirement(
+    response: HttpResponse,
+    *,
+    check_status: bool = True,
+    allow_insecure_loopback_for_development: bool = False,
+) -> Requirement | None:
+    """The ``AAuth-Requirement`` of ``response``, or ``None`` if it has none.
+
+    Several field lines are combined (RFC 9110 §5.3) before parsing, so two challenges in one
+    response are refused as a repeated ``requirement`` key. With ``check_status`` the pairing
+    with ``response.status`` is checked (:data:`REQUIREMENT_STATUSES`).
+
+    :raises RequirementError: as :func:`parse_aauth_requirement`.
+    """
+    text = response.header(REQUIREMENT_HEADER)
+    if text is None:
+        return None
+    return parse_aauth_requirement(
+        text,
+        status=response.status if check_status else None,
+        allow_insecure_loopback_for_development=allow_insecure_loopback_for_development,
+    )
+
+
+def read_aauth_access(response: HttpResponse) -> str | None:
+    """The session token in ``response``'s ``AAuth-Access``, or ``None`` if absent.
+
+    More than one field line is "more than one credential" and refused (AAuth -11).
+
+    :raises HeaderError: code ``invalid_request``.
+    """
+    values = response.header_values(ACCESS_HEADER)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise HeaderError("session token carries more than one credential", header=ACCESS_HEADER)
+    return parse_aauth_access(values[0])
+
+
+def read_authorization(request: HttpRequest) -> str | None:
+    """The session token of ``request``'s ``Authorization: AAuth …``, or ``None`` when there
+    is no ``Authorization`` field or it uses another scheme.
+
+    Several ``Authorization`` field lines of which one is ``AAuth`` are refused (more than
+    one credential, AAuth -11); several lines of other schemes are not ours to judge.
+
+    :raises HeaderError: code ``invalid_request``.
+    """
+    values = request.header_values("Authorization")
+    tokens = [token for token in (parse_authorization(v) for v in values) if token is not None]
+    if tokens and len(values) > 1:
+        raise HeaderError("more than one credential", header="Authorization")
+    return tokens[0] if tokens else None
+
+
+def read_aauth_capabilities(request: HttpRequest) -> Capabilities:
+    """The capabilities ``request`` declares; none at all when the header is absent.
+
+    :raises HeaderError: the combined field value is not an RFC 9651 List.
+    """
+    return parse_aauth_capabilities(request.header(CAPABILITIES_HEADER))

@@ -31,10 +31,15 @@ from aauth.aauth_headers import (
     parse_aauth_capabilities,
     parse_aauth_requirement,
     parse_authorization,
+    read_aauth_access,
+    read_aauth_capabilities,
+    read_aauth_requirement,
+    read_authorization,
     validate_token68,
 )
 from aauth.errors import LocalError, RemoteError
 from aauth.headers_http import HeaderError
+from aauth.http import HttpRequest, HttpResponse
 from aauth.interaction import generate_interaction_code
 
 RT = "eyJhbGciOiJFZDI1NTE5IiwidHlwIjoiYWEtcmVzb3VyY2Urand0In0.eyJpc3MiOiJ4In0.c2ln"
@@ -609,3 +614,94 @@ def test_capabilities_parser_raises_only_our_error(text: str) -> None:
         return
     for value in caps.values:
         sfv.serialize_item(sfv.Token(value))  # every kept value is a real Token
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading from neutral HTTP messages (digest §9.1 responses and requests)
+
+
+def test_read_from_the_spec_responses() -> None:
+    pending = HttpResponse(
+        202,
+        [
+            ("Location", "https://resource.example/authorize/pending/abc123"),
+            ("Retry-After", "0"),
+            ("Cache-Control", "no-store"),
+            (
+                "AAuth-Requirement",
+                'requirement=interaction; url="https://resource.example/interaction"; '
+                'code="A1B2-C3D4"',
+            ),
+            ("Content-Type", "application/json"),
+        ],
+        b'{"status": "pending"}',
+    )
+    assert read_aauth_requirement(pending) == InteractionRequired(
+        url="https://resource.example/interaction", code="A1B2-C3D4"
+    )
+    assert read_aauth_access(pending) is None
+    done = HttpResponse(200, [("aauth-access", "wrapped-session-token-value")])
+    assert read_aauth_requirement(done) is None
+    assert read_aauth_access(done) == "wrapped-session-token-value"
+    # interaction on a 401 is refused unless the caller opts out of the status check
+    wrong = HttpResponse(401, pending.headers)
+    with pytest.raises(RequirementError):
+        read_aauth_requirement(wrong)
+    assert isinstance(read_aauth_requirement(wrong, check_status=False), InteractionRequired)
+    loopback = HttpResponse(
+        202,
+        [
+            (
+                "AAuth-Requirement",
+                'requirement=interaction;url="http://localhost:1/i";code="A1B2C3D4"',
+            )
+        ],
+    )
+    assert isinstance(
+        read_aauth_requirement(loopback, allow_insecure_loopback_for_development=True),
+        InteractionRequired,
+    )
+
+
+def test_two_challenges_or_two_session_tokens_are_refused() -> None:
+    two = HttpResponse(
+        401,
+        [
+            ("AAuth-Requirement", "requirement=agent-token"),
+            ("AAuth-Requirement", "requirement=person-token"),
+        ],
+    )
+    with pytest.raises(RequirementError):
+        read_aauth_requirement(two)
+    with pytest.raises(HeaderError) as info:
+        read_aauth_access(HttpResponse(200, [("AAuth-Access", "a"), ("AAuth-Access", "b")]))
+    assert "more than one credential" in info.value.message
+
+
+def test_read_authorization_and_capabilities() -> None:
+    url = "https://resource.example/api/data"
+    request = HttpRequest(
+        "GET",
+        url,
+        [
+            ("Authorization", "AAuth wrapped-session-token-value"),
+            ("AAuth-Capabilities", "interaction, clarification"),
+            ("AAuth-Capabilities", "payment"),
+        ],
+    )
+    assert read_authorization(request) == "wrapped-session-token-value"
+    assert read_aauth_capabilities(request).values == ("interaction", "clarification", "payment")
+    bare = HttpRequest("GET", url)
+    assert read_authorization(bare) is None
+    assert read_aauth_capabilities(bare) == Capabilities()
+    assert read_authorization(HttpRequest("GET", url, [("Authorization", "Bearer x")])) is None
+    assert (
+        read_authorization(
+            HttpRequest("GET", url, [("Authorization", "Bearer x"), ("Authorization", "Basic y")])
+        )
+        is None
+    )
+    with pytest.raises(HeaderError):
+        read_authorization(
+            HttpRequest("GET", url, [("Authorization", "Bearer x"), ("Authorization", "AAuth y")])
+        )
