@@ -904,3 +904,49 @@ def test_error_messages_name_the_claim_and_hide_the_token() -> None:
     assert message.startswith("invalid_jwt: aa-person+jwt claim 'aud': ")
     assert "https://elsewhere.example" in message
     assert token.split(".")[2] not in message
+
+
+# --------------------------------------------------------------------------- issuer keys
+
+
+def test_issuer_jwk_without_alg_is_refused() -> None:
+    """digest §6.3: every published key carries a fully-specified alg; selection by kid."""
+    jwk = {k: v for k, v in AP_KEY.public_jwk.items() if k != "alg"}
+    for keys in ({"keys": [{**jwk, "kid": "ap-key-1"}]}, jwk):
+        with rejects("unsupported_algorithm"):
+            check("aa-agent+jwt", make_token("aa-agent+jwt"), keys=keys)
+    with rejects("unsupported_algorithm"):
+        check("aa-agent+jwt", make_token("aa-agent+jwt"), keys={**jwk, "alg": "EdDSA"})
+    eddsa = make_token("aa-agent+jwt", header={"alg": "EdDSA"})
+    assert check("aa-agent+jwt", eddsa, keys={**jwk, "alg": "EdDSA"}, allow_eddsa=True)
+
+
+def test_single_jwk_with_another_kid_is_unknown_key() -> None:
+    keys = {**AP_KEY.public_jwk, "kid": "ap-key-2"}
+    with rejects("unknown_key", "header.kid"):
+        check("aa-agent+jwt", make_token("aa-agent+jwt"), keys=keys)
+    assert check("aa-agent+jwt", make_token("aa-agent+jwt"), keys=AP_KEY.public_jwk)
+
+
+def test_issuer_jwk_with_list_members_is_built_uncached() -> None:
+    keys = {**AP_KEY.public_jwk, "kid": "ap-key-1", "key_ops": ["verify"]}
+    assert check("aa-agent+jwt", make_token("aa-agent+jwt"), keys=keys)
+
+
+def test_signature_memo_never_vouches_for_another_key() -> None:
+    token = make_token("aa-agent+jwt")
+    assert check("aa-agent+jwt", token, keys=AP_KEY.public_key)  # now memoised
+    with rejects("invalid_jwt"):
+        check("aa-agent+jwt", token, keys=OTHER_AGENT_KEY.public_key)
+    # and time is re-checked on every call, memo or not
+    with rejects("expired_jwt", "exp"):
+        check("aa-agent+jwt", token, keys=AP_KEY.public_key, now=NOW + 7200)
+
+
+def test_signature_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aauth.tokens import validate
+
+    monkeypatch.setattr(validate, "_VERIFIED_SIGNATURES_MAX", 2)
+    for index in range(5):
+        assert check("aa-agent+jwt", make_token("aa-agent+jwt", jti=f"memo-{index}"))
+        assert len(validate._VERIFIED_SIGNATURES) <= 2

@@ -20,6 +20,7 @@ from ..identifiers import (
     validate_endpoint_url,
     validate_server_id,
 )
+from ..keys import PublicKey
 from ..metadata import DWK_AGENT, DWK_PERSON, DWK_RESOURCE
 from ..mission import MissionError, validate_mission_s256
 from .errors import ENDPOINT_CODES, ErrorCodes, TokenError
@@ -34,7 +35,7 @@ from .models import (
     PersonToken,
     ResourceInteraction,
     ResourceToken,
-    cnf_public_key,
+    cached_public_key,
 )
 
 # RFC 6749 §3.3: scope = scope-token *( SP scope-token ); scope-token = 1*NQCHAR-without-SP
@@ -350,6 +351,37 @@ def check_audience(claims: Mapping[str, Any], chk: Checker, audience: str | None
     return aud
 
 
+def usable_key(
+    jwk: Mapping[str, Any],
+    chk: Checker,
+    claim: str | None,
+    *,
+    allowed_algs: Collection[str],
+    allow_eddsa: bool,
+) -> PublicKey:
+    """The verifying key of ``jwk``, whose ``alg`` must be present, fully specified and
+    accepted (signature-key-08 §"Algorithm determination": never inferred; ``EdDSA`` refused
+    unless ``allow_eddsa``), and whose members must agree with it and be complete."""
+    alg = jwk.get("alg")
+    if alg is None:
+        chk.fail(
+            claim,
+            "has no 'alg'; a fully-specified algorithm is REQUIRED",
+            signature_code="unsupported_algorithm",
+        )
+    if not isinstance(alg, str) or not (alg in allowed_algs or (alg == "EdDSA" and allow_eddsa)):
+        shown = repr(alg)[:40] if isinstance(alg, str) else "not a string"
+        chk.fail(
+            claim,
+            f"'alg' is {shown}; only the fully-specified {', '.join(allowed_algs)} are accepted",
+            signature_code="unsupported_algorithm",
+        )
+    try:
+        return cached_public_key(jwk)
+    except JoseError as exc:
+        chk.fail(claim, exc.message, signature_code=exc.code)
+
+
 def check_cnf(
     claims: Mapping[str, Any], chk: Checker, *, allowed_algs: Collection[str], allow_eddsa: bool
 ) -> dict[str, Any]:
@@ -366,25 +398,8 @@ def check_cnf(
     jwk = cnf.get("jwk")
     if not isinstance(jwk, dict):
         chk.fail("cnf.jwk", "is missing or not a JSON object")
-    alg = jwk.get("alg")
-    if alg is None:
-        chk.fail(
-            "cnf.jwk",
-            "has no 'alg'; a fully-specified algorithm is REQUIRED",
-            signature_code="unsupported_algorithm",
-        )
-    if not isinstance(alg, str) or not (alg in allowed_algs or (alg == "EdDSA" and allow_eddsa)):
-        shown = repr(alg)[:40] if isinstance(alg, str) else "not a string"
-        chk.fail(
-            "cnf.jwk",
-            f"'alg' is {shown}; only the fully-specified {', '.join(allowed_algs)} are accepted",
-            signature_code="unsupported_algorithm",
-        )
-    try:
-        cnf_public_key(jwk)
-    except JoseError as exc:
-        chk.fail("cnf.jwk", exc.message, signature_code=exc.code)
-    return jwk
+    usable_key(jwk, chk, "cnf.jwk", allowed_algs=allowed_algs, allow_eddsa=allow_eddsa)
+    return dict(jwk)
 
 
 def _extra(claims: Mapping[str, Any], typ: str) -> dict[str, Any]:

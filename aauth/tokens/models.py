@@ -61,19 +61,23 @@ AUTH_TOKEN_DWKS: Final = frozenset({DWK_ACCESS, DWK_PERSON})
 
 
 @lru_cache(maxsize=512)
-def _cached_key(items: tuple[tuple[str, str], ...]) -> PublicKey:
+def _cached_key(items: tuple[tuple[str, Any], ...]) -> PublicKey:
     return public_key_from_jwk(dict(items), allowed_algs=SUPPORTED_ALGS, allow_eddsa=True)
 
 
-def cnf_public_key(jwk: Mapping[str, Any]) -> PublicKey:
-    """The verifying key of a ``cnf.jwk`` that already passed validation (memoised).
+def cached_public_key(jwk: Mapping[str, Any]) -> PublicKey:
+    """The verifying key of a JWK (memoised: the same few keys arrive on every request).
 
     ``EdDSA`` is admitted here only because a validator with ``allow_eddsa`` may have let it
-    through; the validators decide what is acceptable, this only builds the key.
+    through; the validators check ``alg`` against the accepted set first, this only builds
+    the key (and still refuses what :func:`~aauth.keys.public_key_from_jwk` refuses).
     """
-    if all(isinstance(value, str) for value in jwk.values()):
-        return _cached_key(tuple(sorted(jwk.items())))
-    return public_key_from_jwk(jwk, allowed_algs=SUPPORTED_ALGS, allow_eddsa=True)
+    items = tuple(jwk.items())
+    try:
+        hash(items)
+    except TypeError:  # a member holds a list or an object (key_ops ...): build uncached
+        return public_key_from_jwk(jwk, allowed_algs=SUPPORTED_ALGS, allow_eddsa=True)
+    return _cached_key(items)
 
 
 class _Bound(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,7 +89,7 @@ class _Bound(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def cnf_key(self) -> PublicKey:
         """``cnf.jwk`` as a verifying key."""
-        return cnf_public_key(self.cnf_jwk)
+        return cached_public_key(self.cnf_jwk)
 
     @property
     def cnf_thumbprint(self) -> str:

@@ -30,7 +30,7 @@ from typing import Any, Final, Literal, overload
 import msgspec
 
 from ..errors import JoseError, LocalError
-from ..jwk import SUPPORTED_ALGS, jwk_thumbprint
+from ..jwk import SUPPORTED_ALGS, jwk_thumbprint, select_jwk
 from ..jws import DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LENGTH, ParsedJwt, parse_jwt, verify_jwt
 from ..keys import PublicKey
 from . import _claims
@@ -80,6 +80,12 @@ DEFAULT_ERROR_CODES: Final[Mapping[str, ErrorCodes]] = {
     TYP_RESOURCE: "endpoint",
     TYP_AUTH: "signature",
 }
+
+# Signatures already verified: (signing input, signature, key). A pure function's memo, so
+# the token an agent presents on every request costs one Ed25519 verification, not one per
+# request. Only valid signatures by keys the caller trusts get in; bounded, cleared when full.
+_VERIFIED_SIGNATURES: Final[dict[tuple[bytes, bytes, PublicKey], None]] = {}
+_VERIFIED_SIGNATURES_MAX: Final = 1024
 
 #: Lifetime ceilings the spec makes a MUST: a verifier may lower them, never raise them.
 _HARD_CAPS: Final[Mapping[str, int]] = {
@@ -177,6 +183,33 @@ def token_discovery(
     )
 
 
+def _issuer_key(
+    keys: Keys,
+    kid: str,
+    alg: str,
+    chk: Checker,
+    *,
+    allowed_algs: tuple[str, ...],
+    allow_eddsa: bool,
+) -> PublicKey:
+    """The issuer's key named by ``kid`` (signature-key-08 §"Algorithm determination": select
+    by ``kid``; the JWK's own ``alg`` is REQUIRED, fully specified and accepted)."""
+    if isinstance(keys, PublicKey):
+        return keys
+    if not isinstance(keys, Mapping):
+        raise LocalError("keys must be a PublicKey, a JWK or a JWKS mapping")
+    try:
+        if "keys" in keys:  # a JWKS (RFC 7517 §5)
+            jwk = select_jwk(keys, kid, alg=alg)
+        else:
+            jwk = keys
+            if jwk.get("kid", kid) != kid:
+                raise JoseError(f"no key {kid!r}: the given JWK is another", code="unknown_key")
+    except JoseError as exc:
+        chk.fail_jose("header.kid", exc)
+    return _claims.usable_key(jwk, chk, None, allowed_algs=allowed_algs, allow_eddsa=allow_eddsa)
+
+
 def _verified(
     token: str | ParsedJwt,
     keys: Keys,
@@ -209,19 +242,28 @@ def _verified(
         max_lifetime=_lifetime(chk.typ, max_lifetime),
         not_after=not_after,
     )
-    try:
-        # typ, alg and times already checked above, with the same rules
-        verify_jwt(
-            found.parsed,
-            keys,
-            now=now,
-            typ=None,
-            leeway=leeway,
-            allow_eddsa=allow_eddsa,
-            allowed_algs=allowed_algs,
-        )
-    except JoseError as exc:
-        chk.fail_jose("header.kid" if exc.code == "unknown_key" else None, exc)
+    header = found.parsed.header
+    key = _issuer_key(
+        keys, found.kid, header["alg"], chk, allowed_algs=allowed_algs, allow_eddsa=allow_eddsa
+    )
+    memo = (found.parsed.signing_input, found.parsed.signature, key)
+    if memo not in _VERIFIED_SIGNATURES:
+        try:
+            # crit, alg/key agreement, signature; typ, alg and times were checked above
+            verify_jwt(
+                found.parsed,
+                key,
+                now=now,
+                typ=None,
+                leeway=leeway,
+                allow_eddsa=allow_eddsa,
+                allowed_algs=allowed_algs,
+            )
+        except JoseError as exc:
+            chk.fail_jose(None, exc)
+        if len(_VERIFIED_SIGNATURES) >= _VERIFIED_SIGNATURES_MAX:
+            _VERIFIED_SIGNATURES.clear()
+        _VERIFIED_SIGNATURES[memo] = None
     return found, iat, exp
 
 
