@@ -55,6 +55,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Final, TypeAlias
 
 import msgspec
@@ -897,14 +898,19 @@ class DiscoveryCache:
             ) from None
         counts: dict[str, int] = {}
         members: dict[str, Mapping[str, object]] = {}
-        for member in parsed.keys:
-            if isinstance(member, dict):
+        # read-only views: a caller mutating a KeyFound.jwk must not change the cache
+        keys = tuple(
+            MappingProxyType(member) if isinstance(member, dict) else member
+            for member in parsed.keys
+        )
+        for member in keys:
+            if isinstance(member, MappingProxyType):
                 kid = member.get("kid")
                 if isinstance(kid, str):
                     counts[kid] = counts.get(kid, 0) + 1
                     members[kid] = member
         by_kid = {kid: jwk for kid, jwk in members.items() if counts[kid] == 1}
-        return _Jwks(jwks={"keys": parsed.keys}, by_kid=by_kid)
+        return _Jwks(jwks=MappingProxyType({"keys": keys}), by_kid=by_kid)
 
     def _store(
         self,

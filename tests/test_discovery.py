@@ -150,6 +150,8 @@ def test_discovery_path_step_by_step(server: FakeServer) -> None:
         JWKS_URL,
         False,
     )
+    with pytest.raises(TypeError):
+        found.jwk["x"] = "tampered"  # type: ignore[index]  # the cache hands out read-only views
     meta = cache.metadata(ISS, DWK_AGENT, now=T0 + 1)
     assert isinstance(meta, MetadataFound)
     assert isinstance(meta.metadata, AgentProviderMetadata)
@@ -380,28 +382,24 @@ def test_unknown_urls_are_ignored() -> None:
 
 
 def _lifetime_of(server: FakeServer, *headers: tuple[str, str]) -> float:
-    """Seconds the JWKS stays fresh when served with ``headers``."""
+    """Seconds the JWKS stays fresh when served with ``headers`` (binary search, a fresh
+    cache per probe, since asking past the lifetime changes the state)."""
     server.serve(JWKS_URL, jwks_body(AP_JWK), *headers)
     server.serve(META_URL, metadata_body(), ("Cache-Control", "max-age=86400"))
-    cache = DiscoveryCache()
-    resolve(cache, server, "ap-key-1", T0)
-    # find the first second at which the cache asks for the JWKS again
+
+    def fresh_at(offset: int) -> bool:
+        cache = DiscoveryCache()
+        resolve(cache, server, "ap-key-1", T0)
+        return isinstance(cache.key(ISS, DWK_AGENT, "ap-key-1", now=T0 + offset), KeyFound)
+
     low, high = 0, DEFAULT_MAX_TTL + 10
     while low < high:
         mid = (low + high) // 2
-        probe = _clone_state(cache)
-        step = probe.key(ISS, DWK_AGENT, "ap-key-1", now=T0 + mid)
-        if isinstance(step, KeyFound):
+        if fresh_at(mid):
             low = mid + 1
         else:
             high = mid
     return low
-
-
-def _clone_state(cache: DiscoveryCache) -> DiscoveryCache:
-    import copy
-
-    return copy.deepcopy(cache)
 
 
 @pytest.mark.parametrize(
