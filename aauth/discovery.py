@@ -554,7 +554,9 @@ class DiscoveryCache:
             the JWKS cannot be fetched now) and ``invalid_key`` (malformed JWKS, ``jwks_uri``
             missing or refused).
         """
-        hit = self._hits.get((issuer, dwk, kid, alg)) if _hashable(issuer, dwk, kid) else None
+        if not _hashable(issuer, dwk, kid) or not (alg is None or isinstance(alg, str)):
+            raise DiscoveryError("issuer, dwk, kid and alg must be strings", code="invalid_key")
+        hit = self._hits.get((issuer, dwk, kid, alg))
         if hit is not None:
             # hot path: the same fresh key again, as long as neither document was replaced
             found, document, document_value, jwks, jwks_value = hit
@@ -567,8 +569,6 @@ class DiscoveryCache:
                 self._documents.move_to_end(document.url)
                 self._jwks.move_to_end(jwks.url)
                 return found
-        if kid is not None and not isinstance(kid, str):
-            raise DiscoveryError("kid must be a string", code="invalid_key")
         step = self.metadata(issuer, dwk, now=now)
         if not isinstance(step, MetadataFound):
             return step
@@ -620,18 +620,18 @@ class DiscoveryCache:
         m.kid, now=now)``; on ``None`` the verifier answers ``unknown_key`` and the driver
         asks :meth:`key` for the fetch.
         """
-        url = self._urls.get((issuer, dwk)) if _hashable(issuer, dwk, kid) else None
-        document = self._documents.get(url) if url is not None else None
-        if document is None or now >= document.discard_at:
+        if not _hashable(issuer, dwk, kid) or not (alg is None or isinstance(alg, str)):
             return None
-        assert isinstance(document.value, _Document)
+        url = self._urls.get((issuer, dwk))
+        document = self._documents.get(url) if url is not None else None
+        if document is None or not isinstance(document.value, _Document):
+            return None
         jwks_uri = document.value.jwks_uri
-        if jwks_uri is None or document.value.refusal is not None:
+        if now >= document.discard_at or jwks_uri is None or document.value.refusal is not None:
             return None
         entry = self._jwks.get(jwks_uri)
-        if entry is None or now >= entry.discard_at:
+        if entry is None or not isinstance(entry.value, _Jwks) or now >= entry.discard_at:
             return None
-        assert isinstance(entry.value, _Jwks)
         if kid is not None and kid in entry.value.by_kid:
             return entry.value.by_kid[kid]
         try:

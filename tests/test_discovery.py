@@ -242,12 +242,18 @@ def test_invalid_issuer_or_dwk(issuer: Any, dwk: Any) -> None:
     with pytest.raises(DiscoveryError) as info:
         DiscoveryCache().key(issuer, dwk, "k", now=T0)
     assert info.value.code == "invalid_key"
-
-
-def test_non_string_kid_is_refused() -> None:
     with pytest.raises(DiscoveryError) as info:
-        DiscoveryCache().key(ISS, DWK_AGENT, ["k"], now=T0)  # type: ignore[arg-type]
+        DiscoveryCache().metadata(issuer, dwk, now=T0)
     assert info.value.code == "invalid_key"
+
+
+@pytest.mark.parametrize(("kid", "alg"), [(["k"], None), (7, None), ("k", ["Ed25519"]), ("k", 1)])
+def test_non_string_kid_or_alg_is_refused(kid: Any, alg: Any) -> None:
+    cache = DiscoveryCache()
+    with pytest.raises(DiscoveryError) as info:
+        cache.key(ISS, DWK_AGENT, kid, now=T0, alg=alg)
+    assert info.value.code == "invalid_key"
+    assert cache.cached_key(ISS, DWK_AGENT, kid, now=T0, alg=alg) is None
 
 
 def test_generic_dwk_documents(server: FakeServer) -> None:
@@ -705,6 +711,9 @@ def test_constructor_refuses_bad_limits(kwargs: dict[str, int]) -> None:
 def test_cached_key(server: FakeServer) -> None:
     cache = DiscoveryCache()
     assert cache.cached_key(ISS, DWK_AGENT, "ap-key-1", now=T0) is None
+    assert isinstance(cache.metadata(ISS, DWK_AGENT, now=T0 - 100), FetchNeeded)
+    assert cache.cached_key(ISS, DWK_AGENT, "ap-key-1", now=T0) is None  # pending, no copy
+    cache = DiscoveryCache()
     # it handed out nothing: the driver still gets the first fetch
     step = cache.key(ISS, DWK_AGENT, "ap-key-1", now=T0)
     assert isinstance(step, FetchNeeded)
