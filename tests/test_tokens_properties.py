@@ -160,6 +160,38 @@ def test_mutated_cnf_jwk(typ: str, data: st.DataObject) -> None:
 
 
 @SETTINGS
+@given(st.sampled_from(TYPES), st.data())
+def test_arbitrary_issuer_jwks(typ: str, data: st.DataObject) -> None:
+    """The JWKS comes from the network too: odd entries give a model or TokenError."""
+    real = {**ISSUER_KEY[typ].public_jwk, "kid": KID[typ]}
+    entry: dict[str, Any] = dict(real)
+    for name in data.draw(st.lists(st.sampled_from([*sorted(real), "use", "d"]), max_size=3)):
+        if data.draw(st.booleans()):
+            entry.pop(name, None)
+        else:
+            entry[name] = data.draw(claim_values)
+    others = data.draw(st.lists(json_values, max_size=3))
+    keys: Any = data.draw(
+        st.sampled_from([{"keys": [*others, entry]}, entry, {"keys": entry}, {"keys": others}])
+    )
+    try:
+        validate_token(
+            encode_jwt({"typ": typ, "kid": KID[typ]}, base_claims(typ), ISSUER_KEY[typ]),
+            keys,
+            now=NOW,
+            typ=typ,
+            audience=AUDIENCE[typ],
+        )
+    except TokenError as exc:
+        assert exc.signature_code in {
+            "invalid_jwt",
+            "invalid_key",
+            "unknown_key",
+            "unsupported_algorithm",
+        }
+
+
+@SETTINGS
 @given(st.sampled_from(TYPES), st.text(max_size=200))
 def test_token_discovery_on_arbitrary_text(typ: str, text: str) -> None:
     try:

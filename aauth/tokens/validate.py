@@ -206,7 +206,7 @@ def _issuer_key(
             if jwk.get("kid", kid) != kid:
                 raise JoseError(f"no key {kid!r}: the given JWK is another", code="unknown_key")
     except JoseError as exc:
-        chk.fail_jose("header.kid", exc)
+        chk.fail_jose("header.kid" if exc.code == "unknown_key" else None, exc)
     return _claims.usable_key(jwk, chk, None, allowed_algs=allowed_algs, allow_eddsa=allow_eddsa)
 
 
