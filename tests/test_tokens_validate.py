@@ -950,3 +950,13 @@ def test_signature_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for index in range(5):
         assert check("aa-agent+jwt", make_token("aa-agent+jwt", jti=f"memo-{index}"))
         assert len(validate._VERIFIED_SIGNATURES) <= 2
+
+
+def test_read_only_key_views_from_discovery() -> None:
+    """The discovery cache hands out read-only views (MappingProxyType), JWKS keys as a tuple."""
+    from types import MappingProxyType
+
+    jwk = MappingProxyType({**AP_KEY.public_jwk, "kid": "ap-key-1"})
+    token = make_token("aa-agent+jwt")
+    assert check("aa-agent+jwt", token, keys=jwk).kid == "ap-key-1"
+    assert check("aa-agent+jwt", token, keys=MappingProxyType({"keys": (jwk,)})).kid == "ap-key-1"
