@@ -187,7 +187,7 @@ class ComponentId:
     '"@query-param";name="Pet"'
     """
 
-    __slots__ = ("_derived", "_flags", "_ident", "_text", "name", "params", "serialized")
+    __slots__ = ("_derived", "_flags", "_ident", "_req", "_text", "name", "params", "serialized")
 
     name: str
     params: tuple[tuple[str, sfv.BareItem], ...]
@@ -195,6 +195,7 @@ class ComponentId:
     _ident: tuple[str, frozenset[tuple[str, sfv.BareItem]]]
     _derived: bool
     _flags: frozenset[str]
+    _req: bool
     _text: str | None  # the value of "key" or "name"
 
     def __init__(
@@ -218,6 +219,7 @@ class ComponentId:
         self._ident = (name, frozenset(params))
         self._derived = name.startswith("@")
         self._flags = frozenset(key for key, _ in params)
+        self._req = "req" in self._flags
         self._text = None
         parts = [_quote(name)]
         for key, value in params:
@@ -382,10 +384,10 @@ def _form_encode(text: str) -> str:
 
 
 class _View:
-    """One message with lazily computed lookups (fields by name, URL parts, query params)."""
+    """One message with lazily computed lookups (URL parts, query params, trailers); header
+    fields come from the message's own cached index."""
 
     __slots__ = (
-        "_fields",
         "_params",
         "_trailers",
         "_trailers_given",
@@ -401,40 +403,34 @@ class _View:
         self.message = message
         self.is_request = isinstance(message, HttpRequest)
         self.target = request_target
-        self._fields: dict[str, list[str]] | None = None
         self._trailers_given = trailers
         self._trailers: dict[str, list[str]] | None = None
         self._url: _Url | None = None
         self._params: dict[str, list[str]] | None = None
 
-    @staticmethod
-    def _index(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-        index: dict[str, list[str]] = {}
-        for name, value in pairs:
-            index.setdefault(name.lower(), []).append(value)
-        return index
-
-    def lines(self, name: str, trailer: bool) -> list[str]:
+    def lines(self, name: str, trailer: bool) -> Sequence[str]:
         if trailer:
             if self._trailers is None:
                 if self._trailers_given is None:
-                    return []
-                self._trailers = self._index(self._trailers_given)
-            return self._trailers.get(name, [])
-        if self._fields is None:
-            self._fields = self._index(self.message.headers)
-        return self._fields.get(name, [])
+                    return ()
+                trailers: dict[str, list[str]] = {}
+                for key, value in self._trailers_given:
+                    trailers.setdefault(key.lower(), []).append(value)
+                self._trailers = trailers
+            return self._trailers.get(name, ())
+        return self.message._header_index().get(name, ())
 
     def url(self) -> _Url:
-        if self._url is None:
+        url = self._url
+        if url is None:
             assert isinstance(self.message, HttpRequest)
-            url = self.message.url
-            parsed = _URL_CACHE.get(url)
-            if parsed is None:
-                parsed = _Url(url)
-                remember(_URL_CACHE, url, parsed)
-            self._url = parsed
-        return self._url
+            text = self.message.url
+            url = _URL_CACHE.get(text)
+            if url is None:
+                url = _Url(text)
+                remember(_URL_CACHE, text, url)
+            self._url = url
+        return url
 
     def query_params(self) -> dict[str, list[str]]:
         if self._params is None:
@@ -460,20 +456,21 @@ def _derived_value(component: ComponentId, view: _View) -> str:
             # RFC 9421 §2.2.9: not for requests (nor with req).
             raise _fail('"@status" is only defined for a response')
         return f"{message.status:03d}"
-    if not isinstance(message, HttpRequest):
+    if not view.is_request:
         raise _fail(f"{component.serialized} needs a request (use ;req on a response)")
     if name == "@method":
+        assert isinstance(message, HttpRequest)
         return message.method  # RFC 9421 §2.2.1: as sent, case-sensitive
+    if name == "@authority":
+        return view.url().authority
+    if name == "@path":
+        return view.url().path
     if name == "@request-target":
         if view.target is not None:
             return view.target
         url = view.url()  # RFC 9421 §2.2.5: origin form
         return url.path if url.query is None else f"{url.path}?{url.query}"
     url = view.url()
-    if name == "@authority":
-        return url.authority
-    if name == "@path":
-        return url.path
     if name == "@query":
         return f"?{url.query or ''}"  # RFC 9421 §2.2.7: "?" alone when absent
     if name == "@target-uri":
@@ -511,11 +508,15 @@ def _bs_bytes(value: str) -> bytes:
 def _field_value(component: ComponentId, view: _View, sf_types: Mapping[str, SfType]) -> str:
     name = component.name
     flags = component._flags
-    trailer = "tr" in flags
+    trailer = "tr" in flags if flags else False
     lines = view.lines(name, trailer)
     if not lines:
         where = "trailer" if trailer else "header"
         raise _fail(f"covered {where} field {component.serialized} is not in the message")
+    if not flags:
+        if len(lines) == 1:
+            return _canonical_line(lines[0])
+        return ", ".join([_canonical_line(line) for line in lines])
     if "bs" in flags:
         # RFC 9421 §2.1.3: each line as a Byte Sequence, strictly serialised as a List.
         return ", ".join(
@@ -561,7 +562,7 @@ def _value(
     related: _View | None,
     sf_types: Mapping[str, SfType],
 ) -> str:
-    if "req" in component._flags:
+    if component._req:
         # RFC 9421 §2.4: req takes the value from the request that triggered a response.
         if view.is_request:
             raise _fail(f"{component.serialized}: 'req' cannot be used on a request")
@@ -573,9 +574,28 @@ def _value(
     else:
         value = _field_value(component, view, sf_types)
     # RFC 9421 §2.5 step 4 and §2: ASCII only, no newline (VCHAR / SP / HTAB).
-    if not (value.isascii() and value.isprintable()) and _BAD_VALUE_RE.search(value):
+    if not _is_clean(value):
         raise _fail(f"{component.serialized}: value has non-ASCII or control characters")
     return value
+
+
+# Long field values that passed the check below. A Signature-Key value (the agent's token)
+# recurs on every request from the same agent, and checking 500+ characters one by one costs
+# more than hashing them; a pure function of the string, so a stale entry cannot exist.
+_CLEAN_VALUES: dict[str, bool] = {}
+_CLEAN_MEMO_MIN: Final = 128
+_CLEAN_MEMO_MAX: Final = 4096
+
+
+def _is_clean(value: str) -> bool:
+    """RFC 9421 §2.5 step 4 and §2: only VCHAR, SP and HTAB."""
+    if value in _CLEAN_VALUES:
+        return True
+    if not (value.isascii() and value.isprintable()) and _BAD_VALUE_RE.search(value):
+        return False
+    if _CLEAN_MEMO_MIN <= len(value) <= _CLEAN_MEMO_MAX:
+        remember(_CLEAN_VALUES, value, True)
+    return True
 
 
 def _views(
@@ -639,11 +659,38 @@ def build_signature_base(
     """
     view, related = _views(message, related_request, trailers, related_trailers, request_target)
     check_unique(components)
+    return _base(view, related, components, signature_params, sf_types)
+
+
+def _base(
+    view: _View,
+    related: _View | None,
+    components: Sequence[ComponentId],
+    signature_params: str,
+    sf_types: Mapping[str, SfType],
+) -> bytes:
     lines = [f"{c.serialized}: {_value(c, view, related, sf_types)}" for c in components]
     lines.append(f'"@signature-params": {signature_params}')
     if not (signature_params.isascii() and signature_params.isprintable()):
         raise _fail("@signature-params has non-ASCII or control characters")
     return "\n".join(lines).encode("ascii")
+
+
+def base_of_unique_components(
+    message: Message,
+    components: Sequence[ComponentId],
+    signature_params: str,
+    *,
+    related_request: HttpRequest | None,
+    trailers: Trailers | None,
+    request_target: str | None,
+    sf_types: Mapping[str, SfType],
+) -> bytes:
+    """:func:`build_signature_base` for components the caller already checked for repeats
+    (internal to :mod:`aauth.httpsig`, whose parsed and built lists are checked once when
+    they are first seen)."""
+    view, related = _views(message, related_request, trailers, None, request_target)
+    return _base(view, related, components, signature_params, sf_types)
 
 
 def _inner_list_for(signature_input: str, label: str) -> sfv.InnerList:

@@ -3,18 +3,25 @@
 The engine never sees a socket or a framework object. A driver turns whatever its stack has
 into an :class:`HttpRequest` / :class:`HttpResponse` (headers as ordered ``(name, value)``
 pairs, exactly as on the wire) and back.
+
+Speed: a message builds a lowercase-name index of its headers on the first lookup and keeps
+it (messages are immutable), so repeated lookups do not rescan the header list. Copies made
+with ``with_headers`` validate only the added pairs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from .errors import LocalError
 
 __all__ = ["Headers", "HttpRequest", "HttpResponse"]
 
 Headers = tuple[tuple[str, str], ...]
+# Lowercase field name -> its field line values, in order. Tuples, so sharing is safe.
+_Index: TypeAlias = dict[str, tuple[str, ...]]
 
 
 def _freeze_headers(headers: Iterable[tuple[str, str]] | Sequence[Sequence[str]]) -> Headers:
@@ -29,33 +36,62 @@ def _freeze_headers(headers: Iterable[tuple[str, str]] | Sequence[Sequence[str]]
     return tuple(frozen)
 
 
-def _values(headers: Headers, name: str) -> list[str]:
-    wanted = name.lower()
-    return [value for key, value in headers if key.lower() == wanted]
+def _add_to_index(index: _Index, headers: Headers) -> _Index:
+    for name, value in headers:
+        key = name.lower()
+        found = index.get(key)
+        index[key] = (value,) if found is None else (*found, value)
+    return index
+
+
+class _Indexed:
+    """Holds the lazily built header index in a slot that is not a dataclass field, so it is
+    no part of a message's value (fields, equality, hash, repr, pickling)."""
+
+    __slots__ = ("_index",)
+
+    _index: _Index | None
 
 
 @dataclass(frozen=True, slots=True)
-class _Message:
+class _Message(_Indexed):
     headers: Headers
+
+    def _header_index(self) -> _Index:
+        """The lowercase-name index of the headers (built once; do not mutate)."""
+        try:
+            index = self._index
+        except AttributeError:  # made by copy/pickle, which restore the fields only
+            index = None
+        if index is None:
+            index = _add_to_index({}, self.headers)
+            object.__setattr__(self, "_index", index)
+        return index
+
+    def _extended_index(self, extra: Headers) -> _Index | None:
+        """This message's index plus ``extra``, if the index was already built."""
+        index = getattr(self, "_index", None)
+        return None if index is None else _add_to_index(dict(index), extra)
 
     def header_values(self, name: str) -> list[str]:
         """Every field line named ``name`` (case-insensitive), in order."""
-        return _values(self.headers, name)
+        return list(self._header_index().get(name.lower(), ()))
 
     def header(self, name: str) -> str | None:
         """The field value of ``name`` with multiple lines joined by ``", "``; ``None`` if absent.
 
         RFC 9110 §5.3 allows a recipient to combine field lines this way.
         """
-        values = _values(self.headers, name)
-        if not values:
+        values = self._header_index().get(name.lower())
+        if values is None:
             return None
-        return ", ".join(value.strip(" \t") for value in values)
+        if len(values) == 1:
+            return values[0].strip(" \t")
+        return ", ".join([value.strip(" \t") for value in values])
 
     def has_header(self, name: str) -> bool:
         """Whether at least one field line named ``name`` is present."""
-        wanted = name.lower()
-        return any(key.lower() == wanted for key, _ in self.headers)
+        return name.lower() in self._header_index()
 
 
 @dataclass(frozen=True, slots=True, kw_only=False, init=False)
@@ -83,10 +119,21 @@ class HttpRequest(_Message):
         object.__setattr__(self, "url", url)
         object.__setattr__(self, "headers", _freeze_headers(headers))
         object.__setattr__(self, "body", bytes(body))
+        object.__setattr__(self, "_index", None)
+
+    def _appended(self, extra: Headers) -> HttpRequest:
+        """A copy with ``extra`` (already checked pairs of str) appended; no re-validation."""
+        copy = object.__new__(HttpRequest)
+        object.__setattr__(copy, "method", self.method)
+        object.__setattr__(copy, "url", self.url)
+        object.__setattr__(copy, "headers", self.headers + extra)
+        object.__setattr__(copy, "body", self.body)
+        object.__setattr__(copy, "_index", self._extended_index(extra))
+        return copy
 
     def with_headers(self, extra: Iterable[tuple[str, str]]) -> HttpRequest:
         """A copy with ``extra`` appended after the existing headers."""
-        return HttpRequest(self.method, self.url, (*self.headers, *extra), self.body)
+        return self._appended(_freeze_headers(extra))
 
     def without_headers(self, names: Iterable[str]) -> HttpRequest:
         """A copy without any field named in ``names`` (case-insensitive)."""
@@ -115,7 +162,17 @@ class HttpResponse(_Message):
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "headers", _freeze_headers(headers))
         object.__setattr__(self, "body", bytes(body))
+        object.__setattr__(self, "_index", None)
+
+    def _appended(self, extra: Headers) -> HttpResponse:
+        """A copy with ``extra`` (already checked pairs of str) appended; no re-validation."""
+        copy = object.__new__(HttpResponse)
+        object.__setattr__(copy, "status", self.status)
+        object.__setattr__(copy, "headers", self.headers + extra)
+        object.__setattr__(copy, "body", self.body)
+        object.__setattr__(copy, "_index", self._extended_index(extra))
+        return copy
 
     def with_headers(self, extra: Iterable[tuple[str, str]]) -> HttpResponse:
         """A copy with ``extra`` appended after the existing headers."""
-        return HttpResponse(self.status, (*self.headers, *extra), self.body)
+        return self._appended(_freeze_headers(extra))

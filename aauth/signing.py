@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from . import sfv
+from ._slots import slot_setters
 from .components import ComponentId
 from .digest import content_digest, verify_content_digest
 from .errors import JoseError, LocalError, SignatureError
@@ -23,10 +24,10 @@ from .http import HttpRequest
 from .httpsig import (
     ReceivedSignature,
     Signer,
-    read_signature,
+    read_signature_texts,
+    scan_signature_input,
     sign_message,
-    signature_labels,
-    verify_received,
+    verify_read,
 )
 from .httpsig_algorithms import http_alg_from_jose
 from .jwk import SUPPORTED_ALGS, jwk_thumbprint
@@ -80,8 +81,29 @@ _JKT_TYPES: Final[Mapping[str, tuple[str, str]]] = {
 JwksLookup = Callable[[JwksUriKey], Mapping[str, object] | None]
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedRequest:
+def _json_copy(value: Any) -> Any:
+    """A deep copy of decoded JSON (objects, arrays, scalars)."""
+    if type(value) is dict:
+        return {key: _json_copy(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_json_copy(item) for item in value]
+    return value
+
+
+class _TokenSource:
+    """A slot (not a dataclass field) for the memoised token parse that a
+    :class:`VerifiedRequest` copies its ``token_header`` / ``token_claims`` from."""
+
+    __slots__ = ("_source",)
+
+    _source: ParsedJwt | None
+
+
+_NEW_DICT: Final[Any] = object()  # default marker: a fresh dict for each instance
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class VerifiedRequest(_TokenSource):
     """What :func:`verify_request` proved.
 
     :param label: the signature label that was verified.
@@ -98,6 +120,10 @@ class VerifiedRequest:
     :param token_header: its decoded JOSE header (empty when there is no token).
     :param token_claims: its decoded claims (empty when there is no token).
     :param signature_key: the ``Signature-Key`` member used.
+
+    ``public_jwk``, ``token_header`` and ``token_claims`` of a result from
+    :func:`verify_request` are built on first access (the JSON deep-copied from the memoised
+    token parse, so changing them never affects another request).
     """
 
     label: str
@@ -114,29 +140,162 @@ class VerifiedRequest:
     token_header: dict[str, Any] = field(default_factory=dict)
     token_claims: dict[str, Any] = field(default_factory=dict)
 
+    def __init__(  # noqa: PLR0917 - the dataclass's positional signature
+        self,
+        label: str,
+        components: tuple[str, ...],
+        params: dict[str, sfv.BareItem],
+        created: int,
+        scheme: str,
+        public_key: PublicKey,
+        public_jwk: dict[str, str],
+        thumbprint: str,
+        algorithm: str,
+        signature_key: SignatureKeyMember,
+        token: str | None = None,
+        token_header: dict[str, Any] = _NEW_DICT,
+        token_claims: dict[str, Any] = _NEW_DICT,
+    ) -> None:
+        _set_label(self, label)
+        _set_components(self, components)
+        _set_params(self, params)
+        _set_created(self, created)
+        _set_scheme(self, scheme)
+        _set_public_key(self, public_key)
+        _set_public_jwk(self, public_jwk)
+        _set_thumbprint(self, thumbprint)
+        _set_algorithm(self, algorithm)
+        _set_signature_key(self, signature_key)
+        _set_token(self, token)
+        _set_token_header(self, {} if token_header is _NEW_DICT else token_header)
+        _set_token_claims(self, {} if token_claims is _NEW_DICT else token_claims)
+        _set_source(self, None)
+
+    if not TYPE_CHECKING:  # (hidden from type checkers: it would make every name valid)
+
+        def __getattr__(self, name: str) -> Any:
+            # Reached only for a field that `_verified` left empty, on its first access.
+            if name == "public_jwk":
+                value = self.public_key.jwk
+            elif name in ("token_header", "token_claims"):
+                source = self._source
+                if source is None:
+                    value = {}
+                else:
+                    value = _json_copy(source.header if name == "token_header" else source.claims)
+            else:
+                raise AttributeError(
+                    f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self
+                )
+            object.__setattr__(self, name, value)
+            return value
+
     def covers(self, component: str) -> bool:
         """Whether the serialised identifier or bare name ``component`` was covered."""
         wanted = ComponentId.parse(component).serialized
         return wanted in self.components
 
 
+(
+    _set_label,
+    _set_components,
+    _set_params,
+    _set_created,
+    _set_scheme,
+    _set_public_key,
+    _set_public_jwk,
+    _set_thumbprint,
+    _set_algorithm,
+    _set_signature_key,
+    _set_token,
+    _set_token_header,
+    _set_token_claims,
+    _set_source,
+) = slot_setters(
+    VerifiedRequest,
+    "label",
+    "components",
+    "params",
+    "created",
+    "scheme",
+    "public_key",
+    "public_jwk",
+    "thumbprint",
+    "algorithm",
+    "signature_key",
+    "token",
+    "token_header",
+    "token_claims",
+    "_source",
+)
+
+
+def _verified(
+    *,
+    label: str,
+    components: tuple[str, ...],
+    params: dict[str, sfv.BareItem],
+    created: int,
+    member: SignatureKeyMember,
+    public_key: PublicKey,
+    parsed: ParsedJwt | None,
+) -> VerifiedRequest:
+    """The result of :func:`verify_request`, with ``public_jwk``, ``token_header`` and
+    ``token_claims`` left to be built on first access."""
+    result: VerifiedRequest = object.__new__(VerifiedRequest)
+    _set_label(result, label)
+    _set_components(result, components)
+    _set_params(result, params)
+    _set_created(result, created)
+    _set_scheme(result, member.scheme)
+    _set_public_key(result, public_key)
+    _set_thumbprint(result, public_key.thumbprint)
+    _set_algorithm(result, public_key.alg)
+    _set_signature_key(result, member)
+    _set_token(result, getattr(member, "jwt", None))
+    _set_source(result, parsed)
+    return result
+
+
 # --------------------------------------------------------------------------------- signing
 
 
-def _default_components(request: HttpRequest) -> tuple[str, ...]:
-    components = list(AAUTH_REQUIRED_COMPONENTS)
-    if request.body:
-        components[3:3] = BODY_COMPONENTS
+def _has_aauth_authorization(request: HttpRequest) -> bool:
     authorization = request.header("authorization")
-    if authorization is not None and authorization[:6].lower() == "aauth ":
+    return authorization is not None and authorization[:6].lower() == "aauth "
+
+
+def _components_for(has_body: bool, aauth_authorization: bool) -> tuple[str, ...]:
+    components = list(AAUTH_REQUIRED_COMPONENTS)
+    if has_body:
+        components[3:3] = BODY_COMPONENTS
+    if aauth_authorization:
         # AAuth -11: whenever `Authorization: AAuth` is sent, `authorization` MUST be covered.
         components.insert(-1, "authorization")
     return tuple(components)
 
 
+_DEFAULT_COMPONENTS: Final = {
+    (body, authorization): _components_for(body, authorization)
+    for body in (False, True)
+    for authorization in (False, True)
+}
+
+
+def _default_components(request: HttpRequest) -> tuple[str, ...]:
+    return _DEFAULT_COMPONENTS[bool(request.body), _has_aauth_authorization(request)]
+
+
+@lru_cache(maxsize=256)
+def _jwt_member_text(token: str, label: str) -> str:
+    """The ``jwt`` member for ``token`` (memoised: an agent sends the same token until it
+    expires, and checking its 500+ characters costs more than the lookup)."""
+    return build_signature_key(JwtKey(label=label, jwt=token))
+
+
 def _signature_key_text(signature_key: str | SignatureKeyMember, label: str) -> str:
     if isinstance(signature_key, str):
-        return build_signature_key(JwtKey(label=label, jwt=signature_key))
+        return _jwt_member_text(signature_key, label)
     if signature_key.label != label:
         raise LocalError(
             f"the Signature-Key member is for label {signature_key.label!r}, not {label!r}"
@@ -183,19 +342,19 @@ def sign_request(
         raise LocalError("an AAuth signature must cover signature-key (signature-key-08 §3)")
     if request.has_header("signature-key"):
         raise LocalError("the request already has a Signature-Key header")
-    added: list[tuple[str, str]] = []
+    added: tuple[tuple[str, str], ...] = ()
     if "content-digest" in covered:
         existing = request.header("content-digest")
         if existing is None:
-            added.append(("Content-Digest", content_digest(request.body, (digest_algorithm,))))
+            added = (("Content-Digest", content_digest(request.body, (digest_algorithm,))),)
         else:
             try:
                 verify_content_digest(existing, request.body)
             except SignatureError as exc:
                 raise LocalError(f"the request's Content-Digest is wrong: {exc.message}") from exc
-    added.append(("Signature-Key", _signature_key_text(signature_key, label)))
+    added += (("Signature-Key", _signature_key_text(signature_key, label)),)
     return sign_message(
-        request.with_headers(added),
+        request._appended(added),  # both values are str built here
         key,
         label=label,
         components=covered,
@@ -207,11 +366,10 @@ def sign_request(
 # ------------------------------------------------------------------------------- verifying
 
 
-def _choose_label(request: HttpRequest, signature_key_text: str, max_length: int) -> str:
+def _choose_label(labels: Sequence[str], signature_key_text: str, max_length: int) -> str:
     """AAuth -11 leaves open which label to verify (digest [AMBIG-22]). Our reading: the
     only label of ``Signature-Input``; with several, the only one that also has a
     ``Signature-Key`` member; anything else is ambiguous and refused."""
-    labels = signature_labels(request)
     if len(labels) == 1:
         return labels[0]
     keyed = [
@@ -249,16 +407,29 @@ def _check_created(received: ReceivedSignature, now: int, max_skew: int) -> int:
     return created
 
 
-def _check_components(received: ReceivedSignature, required: Sequence[str]) -> None:
-    covered = {c.serialized for c in received.input.components}
-    wanted = [ComponentId.parse(name).serialized for name in required]
-    if any(name not in covered for name in wanted):
-        missing = [name for name in wanted if name not in covered]
-        raise SignatureError(
-            f"the signature does not cover {', '.join(missing)}",
-            code="invalid_input",
-            required_input=tuple(required),
-        )
+@lru_cache(maxsize=64)
+def _serialized_cached(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple([ComponentId.parse(name).serialized for name in names])
+
+
+def _serialized(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The serialised identifiers of component names (memoised per list)."""
+    try:
+        return _serialized_cached(names)
+    except TypeError:  # an unhashable entry; ComponentId.parse refuses it
+        return tuple([ComponentId.parse(name).serialized for name in names])
+
+
+def _check_components(covered: tuple[str, ...], required: tuple[str, ...]) -> None:
+    wanted = _serialized(required)
+    for name in wanted:
+        if name not in covered:
+            missing = [name for name in wanted if name not in covered]
+            raise SignatureError(
+                f"the signature does not cover {', '.join(missing)}",
+                code="invalid_input",
+                required_input=required,
+            )
 
 
 @lru_cache(maxsize=512)
@@ -403,34 +574,44 @@ def verify_request(
         raise LocalError("now must be an int (Unix seconds)")
     # Step 1 (AAuth -11; digest [AMBIG-5]: missing headers are invalid_request).
     key_text = request.header("signature-key")
-    for name, text, limit in (
-        ("Signature-Key", key_text, max_signature_key_length),
-        ("Signature-Input", request.header("signature-input"), max_header_length),
-        ("Signature", request.header("signature"), max_header_length),
+    input_text = request.header("signature-input")
+    signature_text = request.header("signature")
+    if (
+        key_text is None
+        or input_text is None
+        or signature_text is None
+        or len(key_text) > max_signature_key_length
+        or len(input_text) > max_header_length
+        or len(signature_text) > max_header_length
     ):
-        if text is None:
-            raise SignatureError(f"the request has no {name} header", code="invalid_request")
-        if len(text) > limit:
-            raise SignatureError(
-                f"{name} is {len(text)} characters, over the limit of {limit}",
-                code="invalid_request",
+        _refuse_fields(
+            (
+                ("Signature-Key", key_text, max_signature_key_length),
+                ("Signature-Input", input_text, max_header_length),
+                ("Signature", signature_text, max_header_length),
             )
-    assert key_text is not None
-    chosen = (
-        label if label is not None else _choose_label(request, key_text, max_signature_key_length)
+        )
+    if label is None:
+        labels, match, members = scan_signature_input(input_text)
+        chosen = (
+            labels[0]
+            if len(labels) == 1
+            else _choose_label(labels, key_text, max_signature_key_length)
+        )
+    else:
+        chosen, match, members = label, None, None
+    received = read_signature_texts(
+        input_text, signature_text, chosen, accept_base64url_signature, (match, members)
     )
-    received = read_signature(
-        request, chosen, accept_base64url_signature=accept_base64url_signature
-    )
+    covered = tuple([c.serialized for c in received.input.components])
 
     # Step 2.
-    required = list(required_components)
+    required = tuple(required_components)
     if require_body_digest and request.body:
-        required += [c for c in BODY_COMPONENTS if c not in required]
-    authorization = request.header("authorization")
-    if authorization is not None and authorization[:6].lower() == "aauth ":
-        required.append("authorization")
-    _check_components(received, required)
+        required += tuple([c for c in BODY_COMPONENTS if c not in required])
+    if _has_aauth_authorization(request):
+        required += ("authorization",)
+    _check_components(covered, required)
 
     # Step 3.
     created = _check_created(received, now, max_skew)
@@ -455,25 +636,34 @@ def verify_request(
     )
 
     # Step 7.
-    verified = verify_received(
+    verified = verify_read(  # components from the parser: already checked for repeats
         request, received, public_key, algorithm=http_alg_from_jose(public_key.alg)
     )
-    if "content-digest" in {c.name for c in verified.components}:
-        digest_field = request.header("content-digest")
-        assert digest_field is not None
-        verify_content_digest(digest_field, request.body)
-    return VerifiedRequest(
+    for component in verified.components:
+        if component.name == "content-digest":
+            digest_field = request.header("content-digest")
+            assert digest_field is not None
+            verify_content_digest(digest_field, request.body)
+            break
+    return _verified(
         label=chosen,
-        components=tuple(c.serialized for c in verified.components),
+        components=covered,
         params=verified.params,
         created=created,
-        scheme=member.scheme,
+        member=member,
         public_key=public_key,
-        public_jwk=public_key.jwk,
-        thumbprint=public_key.thumbprint,
-        algorithm=public_key.alg,
-        signature_key=member,
-        token=getattr(member, "jwt", None),
-        token_header=dict(parsed.header) if parsed is not None else {},
-        token_claims=dict(parsed.claims) if parsed is not None else {},
+        parsed=parsed,
     )
+
+
+def _refuse_fields(fields: Sequence[tuple[str, str | None, int]]) -> NoReturn:
+    """Step 1's error for the first missing or oversized field."""
+    for name, text, limit in fields:
+        if text is None:
+            raise SignatureError(f"the request has no {name} header", code="invalid_request")
+        if len(text) > limit:
+            raise SignatureError(
+                f"{name} is {len(text)} characters, over the limit of {limit}",
+                code="invalid_request",
+            )
+    raise AssertionError("unreachable: a field was missing or too long")  # pragma: no cover
