@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,7 @@ from aauth.aauth_headers import (
 )
 from aauth.http import HttpRequest, HttpResponse
 from aauth.interaction import normalize_interaction_code
+from aauth.jws import encode_jwt
 from aauth.keys import EcP256Key, PrivateKey
 from aauth.metadata import parse_agent_metadata, parse_person_metadata, parse_resource_metadata
 from aauth.problems import parse_problem
@@ -1073,3 +1075,118 @@ def test_serve_reports_a_crashing_fake() -> None:
         pytest.raises(urllib.error.HTTPError),
     ):
         urllib.request.urlopen(served.url("/"), timeout=5)
+
+
+def test_forged_tokens_and_late_trust(world: FakeWorld) -> None:
+    now = world.clock.now()
+    # same issuer name, another key: the signature over the token fails at the PS and resource
+    impostor = FakeAgentProvider(seed=99)
+    forged = impostor.mint(world.agent_key, now=now)
+    response = send(
+        world, signed(world, "POST", f"{PS}/person-token", forged, body={"resource": RS})
+    )
+    assert (response.status, error_of(response)) == (400, "invalid_agent_token")
+    assert (
+        signature_error(send(world, signed(world, "GET", f"{RS}/agent", forged))) == "invalid_jwt"
+    )
+    # a bound JWT that is no AAuth token at all
+    claims = {"iss": AP, "exp": now + 60, "cnf": {"jwk": world.agent_key.public_jwk}}
+    plain_jwt = encode_jwt({"typ": "JWT", "kid": "ap-key-1"}, claims, world.agent_provider.key)
+    assert signature_error(send(world, signed(world, "GET", f"{RS}/agent", plain_jwt))) == (
+        "invalid_jwt"
+    )
+    # trust added after construction
+    late_ap = FakeAgentProvider("https://late.example", ps=PS, seed=3)
+    late_token = late_ap.mint(world.agent_key, now=now)
+    assert send(world, signed(world, "GET", f"{RS}/agent", late_token)).status == 401
+    world.resource.trust_agent_provider(late_ap)
+    world.person_server.trust_agent_provider(late_ap)
+    assert send(world, signed(world, "GET", f"{RS}/agent", late_token)).status == 200
+    assert person_token(world, late_token)
+    late_ps = FakePersonServer("https://late-ps.example", agent_providers=[world.agent_provider])
+    late_person = body_of(
+        late_ps.handle(
+            signed(
+                world,
+                "POST",
+                "https://late-ps.example/person-token",
+                world.agent_provider.mint(world.agent_key, now=now, ps="https://late-ps.example"),
+                body={"resource": RS},
+            ),
+            now,
+        )
+    )["person_token"]
+    assert send(world, signed(world, "GET", f"{RS}/person", late_person)).status == 401
+    world.resource.trust_person_server(late_ps)
+    assert send(world, signed(world, "GET", f"{RS}/person", late_person)).status == 200
+
+
+def test_updated_request_must_keep_the_resource(world: FakeWorld) -> None:
+    ps = world.person_server
+    agent = world.agent_token()
+    other = FakeResource(
+        "https://other.example",
+        agent_providers=[world.agent_provider],
+        person_servers=[ps],
+        seed=4,
+    )
+    ps.trust_resource(other)
+    other_person = person_token(world, agent, resource="https://other.example")
+    other_challenge = other.handle(
+        signed(world, "GET", "https://other.example/auth", other_person), world.clock.now()
+    )
+    other_rt = read_aauth_requirement(other_challenge)
+    assert isinstance(other_rt, AuthTokenRequired)
+    rt = resource_token(world, person_token(world, agent))
+    ps.auth_token_defer = Defer.APPROVAL
+    ps.approval_polls = 5
+    first = send(world, signed(world, "POST", f"{PS}/token", agent, body={"resource_token": rt}))
+    location = first.header("location") or ""
+    body = {"action": "updated_request", "resource_token": other_rt.resource_token}
+    response = send(world, signed(world, "POST", location, agent, body=body))
+    assert (response.status, error_of(response)) == (400, "invalid_resource_token")
+    # an update without a question open is accepted (no justification given)
+    body = {"action": "updated_request", "resource_token": rt}
+    assert send(world, signed(world, "POST", location, agent, body=body)).status == 202
+    assert ps.last_pending.justifications == [""] and ps.last_pending.answers == []
+
+
+def test_resource_retry_after_can_be_omitted(world: FakeWorld) -> None:
+    world.resource.retry_after = None
+    agent = world.agent_token()
+    first = send(world, signed(world, "GET", f"{RS}/session", agent))
+    assert first.status == 202 and first.header("retry-after") is None
+
+
+def _raw_exchange(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(data)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_serve_reads_raw_http(world: FakeWorld) -> None:
+    with serve(world.resource.handle, world.clock) as served:
+        bad_length = (
+            b"POST /agent HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\nConnection: close\r\n\r\n"
+        )
+        assert _raw_exchange(served.port, bad_length).startswith(b"HTTP/1.1 400")
+        bad_chunk = (
+            b"POST /agent HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: close\r\n\r\nzz\r\n"
+        )
+        assert _raw_exchange(served.port, bad_chunk).startswith(b"HTTP/1.1 400")
+        chunked = (
+            b"POST /agent HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: close\r\n\r\n3\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n"
+        )
+        reply = _raw_exchange(served.port, chunked)
+        assert reply.startswith(b"HTTP/1.1 401") and b"requirement=agent-token" in reply
+        assert world.resource.requests[-1].body == b"abc"
+        assert world.resource.requests[-1].url == "http://x/agent"
+        head = _raw_exchange(
+            served.port, b"HEAD /jwks.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        assert head.startswith(b"HTTP/1.1 200") and head.endswith(b"\r\n\r\n")
