@@ -29,11 +29,17 @@ from .errors import LocalError, StructuredFieldError
 from .headers_http import MAX_HEADER_LENGTH, HeaderError
 from .http import HttpRequest, HttpResponse
 from .identifiers import InvalidIdentifierError, validate_endpoint_url
-from .interaction import MIN_CODE_SYMBOLS, InteractionCodeError, normalize_interaction_code
+from .interaction import (
+    MAX_CODE_SYMBOLS,
+    MIN_CODE_SYMBOLS,
+    InteractionCodeError,
+    normalize_interaction_code,
+)
 
 __all__ = [
     "AUTHORIZATION_SCHEME",
     "CAPABILITIES",
+    "MAX_RECEIVED_CODE_LENGTH",
     "REQUIREMENT_SENDERS",
     "REQUIREMENT_STATUSES",
     "REQUIREMENT_TYPES",
@@ -59,6 +65,7 @@ __all__ = [
     "read_aauth_capabilities",
     "read_aauth_requirement",
     "read_authorization",
+    "validate_received_interaction_code",
     "validate_token68",
 ]
 
@@ -126,8 +133,10 @@ class InteractionRequired:
     """``requirement=interaction`` (``202``) with the REQUIRED ``url`` and ``code`` Strings
     (AAuth -11 §"Interaction Required").
 
-    ``url`` is https with no query and no fragment; ``code`` is kept exactly as sent (with
-    any display hyphens), and is Crockford base32 with at least 8 symbols.
+    ``url`` is https with no query and no fragment. ``code`` is kept exactly as sent (case
+    and display hyphens included). Received, it is any 1 to :data:`MAX_RECEIVED_CODE_LENGTH`
+    RFC 3986 unreserved characters (deployed servers send codes outside Crockford base32);
+    built by us, it must be Crockford base32 with at least 8 symbols.
     """
 
     value: ClassVar[str] = "interaction"
@@ -242,8 +251,44 @@ def _string_param(params: sfv.Params, name: str, requirement: str) -> str:
     return value
 
 
+#: Longest interaction ``code`` accepted on input, in characters as received: twice
+#: :data:`~aauth.interaction.MAX_CODE_SYMBOLS`, the raw length the Crockford reader accepts
+#: (so every code we can build also parses back).
+MAX_RECEIVED_CODE_LENGTH: Final = 2 * MAX_CODE_SYMBOLS
+# RFC 3986 §2.3: unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~" (no escaping needed in a
+# query, nothing that can end the code= value or add a parameter)
+_RECEIVED_CODE_RE: Final = re.compile(rf"[A-Za-z0-9._~-]{{1,{MAX_RECEIVED_CODE_LENGTH}}}")
+
+
+def validate_received_interaction_code(code: str) -> str:
+    """Return an interaction ``code`` received from a server, unchanged, if an agent can pass
+    it through verbatim into ``{url}?code={code}``; else raise.
+
+    Tolerant on input (reading of AAuth -11 §"Interaction Code Format", see
+    ``docs/vocabulary.md``): 1 to :data:`MAX_RECEIVED_CODE_LENGTH` RFC 3986 unreserved
+    characters (``A-Z a-z 0-9 - . _ ~``). The Crockford base32 alphabet and the 8-symbol
+    minimum are the issuing server's MUST: the code only correlates a browser session with a
+    pending request at the server that minted it, which compares it (deployed servers, e.g.
+    @hellocoop/mockin 2.0.0, issue 8 random ``[A-Za-z0-9]``). Codes we issue are still
+    checked strictly (:func:`build_aauth_requirement`, :mod:`aauth.interaction`).
+
+    :raises RequirementError: code ``invalid_request``.
+    """
+    if not isinstance(code, str):
+        raise LocalError("interaction code must be a str")
+    if _RECEIVED_CODE_RE.fullmatch(code) is None:
+        if not code:
+            problem = "is empty"
+        elif len(code) > MAX_RECEIVED_CODE_LENGTH:
+            problem = f"is longer than {MAX_RECEIVED_CODE_LENGTH} characters"
+        else:
+            problem = "contains characters outside RFC 3986 unreserved (A-Z a-z 0-9 - . _ ~)"
+        raise RequirementError(f"interaction code {problem}", requirement="interaction")
+    return code
+
+
 def _interaction_code_problem(code: str) -> str | None:
-    """Why ``code`` is not an interaction code we can hand to a user, or ``None``."""
+    """Why ``code`` is not an interaction code we may issue, or ``None``."""
     try:
         symbols = normalize_interaction_code(code)
     except InteractionCodeError as exc:
@@ -271,8 +316,10 @@ def parse_aauth_requirement(
     Readings (see ``docs/vocabulary.md``): a repeated dictionary key or a repeated parameter
     is refused (it can only come from two field lines joined together, and would make the
     challenge ambiguous); a required parameter sent as a separate dictionary member instead of
-    a parameter is refused; the interaction ``code`` must be Crockford base32 with at least 8
-    symbols (it goes into a URL the agent builds).
+    a parameter is refused; the interaction ``code`` is kept verbatim and must be 1 to
+    :data:`MAX_RECEIVED_CODE_LENGTH` RFC 3986 unreserved characters (it goes into a URL the
+    agent builds; Crockford base32 is not required on input, see
+    :func:`validate_received_interaction_code`).
 
     :param status: the response status, if the caller wants the pairing checked against
         :data:`REQUIREMENT_STATUSES` (for example ``interaction`` on a ``401`` is refused).
@@ -330,9 +377,8 @@ def parse_aauth_requirement(
             )
         except InvalidIdentifierError as exc:
             raise RequirementError(f"interaction {exc.message}", requirement=value) from None
-        problem = _interaction_code_problem(code)
-        if problem is not None:
-            raise RequirementError(problem, requirement=value)
+        # tolerant on input: the code is passed through verbatim, never compared here
+        validate_received_interaction_code(code)
         return InteractionRequired(url=url, code=code)
     # no parameters defined for this value: any present are unknown and ignored
     return _PARAMETERLESS[value]

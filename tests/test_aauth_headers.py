@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from aauth import sfv
 from aauth.aauth_headers import (
     CAPABILITIES,
+    MAX_RECEIVED_CODE_LENGTH,
     REQUIREMENT_SENDERS,
     REQUIREMENT_STATUSES,
     REQUIREMENT_TYPES,
@@ -35,6 +36,7 @@ from aauth.aauth_headers import (
     read_aauth_capabilities,
     read_aauth_requirement,
     read_authorization,
+    validate_received_interaction_code,
     validate_token68,
 )
 from aauth.errors import LocalError, RemoteError
@@ -229,20 +231,36 @@ NEGATIVE_REQUIREMENTS: list[tuple[str, str, str]] = [
         "fragment",
     ),
     ('requirement=interaction;url="/interact";code="A1B2-C3D4"', "invalid_request", "absolute"),
-    (
-        'requirement=interaction;url="https://r.example/i";code="A1B2"',
-        "invalid_request",
-        "fewer than 8",
-    ),
-    (
-        'requirement=interaction;url="https://r.example/i";code="A1B2-C3DU"',
-        "invalid_request",
-        "Crockford",
-    ),
+    # the code goes verbatim into {url}?code=: RFC 3986 unreserved characters only
     (
         'requirement=interaction;url="https://r.example/i";code="A1B2C3D4&cb=x"',
         "invalid_request",
-        "Crockford",
+        "unreserved",
+    ),
+    (
+        'requirement=interaction;url="https://r.example/i";code="A1B2 C3D4"',
+        "invalid_request",
+        "unreserved",
+    ),
+    (
+        'requirement=interaction;url="https://r.example/i";code="a%2Fb"',
+        "invalid_request",
+        "unreserved",
+    ),
+    (
+        'requirement=interaction;url="https://r.example/i";code="a#b"',
+        "invalid_request",
+        "unreserved",
+    ),
+    (
+        'requirement=interaction;url="https://r.example/i";code="a+b"',
+        "invalid_request",
+        "unreserved",
+    ),
+    (
+        f'requirement=interaction;url="https://r.example/i";code="{"A" * 129}"',
+        "invalid_request",
+        "longer than 128",
     ),
     ('requirement=interaction;url="https://r.example/i";code=""', "invalid_request", "empty"),
     (
@@ -261,6 +279,72 @@ def test_requirement_rejections(text: str, code: str, fragment: str) -> None:
     assert fragment in info.value.message
     assert info.value.header == "AAuth-Requirement"
     assert not info.value.retryable
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "Hk7leZm8",  # @hellocoop/mockin 2.0.0: 8 random [A-Za-z0-9], here with 'e', 'l'
+        "N54euCcr",  # 'u' is outside Crockford base32
+        "UUUUUUUU",
+        "A1B2",  # fewer than 8 symbols: the issuer's concern, not the agent's
+        "x",
+        "a.b_c~d-e",
+        "A" * MAX_RECEIVED_CODE_LENGTH,
+    ],
+)
+def test_received_interaction_code_is_kept_verbatim(code: str) -> None:
+    # tolerant on input: any non-empty RFC 3986 unreserved code, kept exactly as sent
+    text = f'requirement=interaction; url="https://ps.example/aauth/consent"; code="{code}"'
+    req = parse_aauth_requirement(text, status=202)
+    assert req == InteractionRequired(url="https://ps.example/aauth/consent", code=code)
+    assert validate_received_interaction_code(code) is code
+
+
+@pytest.mark.parametrize("code", ["N54euCcr", "UUUUUUUU", "A1B2", "x", "a.b_c~d-e", "A" * 128])
+def test_codes_we_emit_stay_crockford(code: str) -> None:
+    # strict in what we emit: accepted on input, but not built (outside Crockford base32,
+    # fewer than 8 symbols, or more than 64)
+    text = f'requirement=interaction;url="https://ps.example/i";code="{code}"'
+    req = parse_aauth_requirement(text)
+    with pytest.raises(LocalError):
+        build_aauth_requirement(req)
+    # while a received code that happens to be Crockford round-trips unchanged
+    fine = InteractionRequired(url="https://ps.example/i", code="Hk7leZm8")
+    assert parse_aauth_requirement(build_aauth_requirement(fine)) == fine
+
+
+@pytest.mark.parametrize(
+    ("code", "fragment"),
+    [
+        ("", "empty"),
+        ("A" * (MAX_RECEIVED_CODE_LENGTH + 1), "longer than"),
+        ("A1B2/C3D4", "unreserved"),
+        ("A1B2C3Dé", "unreserved"),
+        ("A1B2C3D4\n", "unreserved"),
+        ("A1B2 C3D4", "unreserved"),
+    ],
+)
+def test_validate_received_interaction_code_refuses(code: str, fragment: str) -> None:
+    with pytest.raises(RequirementError) as info:
+        validate_received_interaction_code(code)
+    assert info.value.code == "invalid_request"
+    assert info.value.requirement == "interaction"
+    assert fragment in info.value.message
+    with pytest.raises(LocalError):
+        validate_received_interaction_code(None)  # type: ignore[arg-type]
+
+
+@given(st.text(max_size=MAX_RECEIVED_CODE_LENGTH + 4))
+def test_validate_received_interaction_code_total(code: str) -> None:
+    unreserved = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+    ok = 0 < len(code) <= MAX_RECEIVED_CODE_LENGTH and set(code) <= unreserved
+    try:
+        assert validate_received_interaction_code(code) == code
+    except RequirementError:
+        assert not ok
+    else:
+        assert ok
 
 
 def test_unsupported_requirement_carries_the_value() -> None:

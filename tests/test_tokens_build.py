@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
 from aauth.errors import LocalError
 from aauth.jws import decode_jwt_unverified
 from aauth.tokens import (
     AgentToken,
+    AuthToken,
     PersonToken,
     ResourceInteraction,
     ResourceToken,
@@ -249,6 +251,7 @@ def test_auth_token_built_by_a_ps() -> None:
         ({"dwk": "aauth-resource.json"}, "'dwk'"),
         ({"dwk": "aauth-person.json"}, "'ps'"),  # PS-issued: ps must equal iss
         ({"scope": "a  b"}, "'scope'"),
+        ({"scope": ""}, "'scope'"),  # never emit "": omit scope (pass None) instead
         ({"ps": ""}, "'ps'"),
         ({"lifetime": -5}, "lifetime"),
     ],
@@ -288,6 +291,33 @@ def test_resource_token_copies_the_person_token() -> None:
     assert "person_token_jti" not in claims
     model = validate_resource_token(token, RESOURCE_KEY.public_key, now=NOW, audience=PS)
     assert model.presented_jti == "pt-1"
+
+
+def test_resource_token_legacy_person_token_jti_only_when_asked() -> None:
+    # default: the -11 name only
+    strict = decode_jwt_unverified(_resource())[1]
+    assert "person_token_jti" not in strict
+    # compatibility option (@hellocoop/mockin 2.0.0 reads only person_token_jti)
+    token = _resource(emit_legacy_person_token_jti=True)
+    claims = decode_jwt_unverified(token)[1]
+    assert claims["presented_jti"] == claims["person_token_jti"] == "pt-1"
+    names = list(claims)
+    assert names.index("person_token_jti") == names.index("presented_jti") + 1
+    assert {k: v for k, v in claims.items() if k != "person_token_jti"} == strict
+    model = validate_resource_token(token, RESOURCE_KEY.public_key, now=NOW, audience=PS)
+    assert model.presented_jti == "pt-1"
+    assert "person_token_jti" not in model.extra
+    # from a record (no person token) too
+    claims = decode_jwt_unverified(
+        _resource(
+            person_token=None,
+            ps=PS,
+            sub=SUB,
+            presented_jti="pt-7",
+            emit_legacy_person_token_jti=True,
+        )
+    )[1]
+    assert claims["presented_jti"] == claims["person_token_jti"] == "pt-7"
 
 
 def test_resource_token_explicit_values_must_agree() -> None:
@@ -407,7 +437,34 @@ def test_sign_token_refuses() -> None:
         extra={"person_token_jti": "pt-1"},
     )
     with pytest.raises(LocalError, match="shadow"):
-        sign_token(legacy, RESOURCE_KEY)  # the legacy alias is never emitted
+        sign_token(legacy, RESOURCE_KEY)  # the legacy alias only through the option
+    plain = msgspec.structs.replace(legacy, extra={})
+    token = sign_token(plain, RESOURCE_KEY, emit_legacy_person_token_jti=True)
+    assert decode_jwt_unverified(token)[1]["person_token_jti"] == "pt-1"
+    with pytest.raises(LocalError, match="shadow"):
+        sign_token(legacy, RESOURCE_KEY, emit_legacy_person_token_jti=True)
+    with pytest.raises(LocalError, match="resource tokens only"):
+        sign_token(too_long, AP_KEY, emit_legacy_person_token_jti=True)
+
+
+def test_sign_token_never_emits_an_empty_auth_scope() -> None:
+    model = AuthToken(
+        iss=AS,
+        dwk="aauth-access.json",
+        aud=RESOURCE,
+        jti="a-1",
+        ps=PS,
+        sub=SUB,
+        cnf_jwk=AGENT_KEY.public_jwk,
+        iat=NOW,
+        exp=NOW + 60,
+        kid="as-key-1",
+        scope="",
+    )
+    with pytest.raises(LocalError, match="'scope'"):
+        sign_token(model, AS_KEY)
+    token = sign_token(msgspec.structs.replace(model, scope=None), AS_KEY)
+    assert "scope" not in decode_jwt_unverified(token)[1]
 
 
 def test_built_tokens_validate_with_jwks() -> None:

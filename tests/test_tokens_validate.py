@@ -825,6 +825,22 @@ def test_auth_scope_no_broader_than_resource_token() -> None:
         check("aa-auth+jwt", make_token("aa-auth+jwt", scope="a  b"))
 
 
+def test_auth_empty_scope_reads_as_absent() -> None:
+    # AAuth -11 §"Auth Token": scope OPTIONAL; @hellocoop/mockin 2.0.0 sends "" when only
+    # identity scopes were granted
+    empty = check("aa-auth+jwt", make_token("aa-auth+jwt", scope=""))
+    assert empty.scope is None
+    assert empty.scopes == frozenset()
+    assert "scope" not in empty.extra
+    assert "scope" not in empty.claims()
+    assert check("aa-auth+jwt", make_token("aa-auth+jwt", scope=""), within_scope="x").scope is None
+    assert check("aa-auth+jwt", make_token("aa-auth+jwt", scope=DROP)).scope is None
+    bad: object
+    for bad in (" ", "  ", 3, [], False):
+        with rejects("invalid_jwt", "scope"):
+            check("aa-auth+jwt", make_token("aa-auth+jwt", scope=bad))
+
+
 def test_auth_expected_issuer_ps_subject() -> None:
     token = make_token("aa-auth+jwt")
     sub = base_claims("aa-auth+jwt")["sub"]

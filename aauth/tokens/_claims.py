@@ -573,8 +573,14 @@ def auth_token(
     audience: str | None,
     allowed_algs: Collection[str],
     allow_eddsa: bool,
+    empty_scope_is_absent: bool,
 ) -> AuthToken:
-    """The auth-token claims (AAuth -11 §"Auth Token"; digest §4.5)."""
+    """The auth-token claims (AAuth -11 §"Auth Token"; digest §4.5).
+
+    ``empty_scope_is_absent`` (validation) reads ``"scope": ""`` as no ``scope``: the claim
+    is OPTIONAL, and deployed PSes (@hellocoop/mockin 2.0.0) send ``""`` when only identity
+    scopes were granted. The signer passes ``False``, so we never emit ``""``.
+    """
     aud = check_audience(claims, chk, audience)
     jti = required_str(claims, "jti", chk)
     ps = server_id(claims, "ps", chk, required=True)
@@ -595,7 +601,11 @@ def auth_token(
         iat=iat,
         exp=exp,
         kid=kid,
-        scope=scope_claim(claims, chk, required=False),
+        scope=(
+            None
+            if empty_scope_is_absent and claims.get("scope") == ""
+            else scope_claim(claims, chk, required=False)
+        ),
         account=optional_str(claims, "account", chk),
         mission_s256=mission_claim(claims, chk),
         tenant=optional_str(claims, "tenant", chk),

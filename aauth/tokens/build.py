@@ -57,7 +57,7 @@ _CAPS = {
 }
 
 
-def _check_model(token: Token, dev: bool) -> dict[str, Any]:
+def _check_model(token: Token, dev: bool, legacy_jti: bool) -> dict[str, Any]:
     """Run the validators' checks on ``token`` (no clock); return its claims."""
     typ = token.TYP
     clash = set(token.extra) & MODELLED_CLAIMS[typ]
@@ -65,7 +65,10 @@ def _check_model(token: Token, dev: bool) -> dict[str, Any]:
         raise LocalError(f"extra claims {sorted(clash)} would shadow claims the model defines")
     if not isinstance(token.kid, str) or not token.kid:
         raise LocalError("kid must be a non-empty string (AAuth -11 §JOSE Header: REQUIRED)")
-    claims = token.claims()
+    if isinstance(token, ResourceToken):
+        claims = token.claims(legacy_person_token_jti=legacy_jti)
+    else:
+        claims = token.claims()
     chk = Checker(typ, "signature", dev)
     dwk = _claims.check_dwk(claims, chk)
     iss = _claims.check_iss(claims, chk, None)
@@ -91,13 +94,23 @@ def _check_model(token: Token, dev: bool) -> dict[str, Any]:
         _claims.resource_token(claims, chk, **fields, audience=None, require_scope=True)
     else:
         _claims.auth_token(
-            claims, chk, **fields, audience=None, allowed_algs=SUPPORTED_ALGS, allow_eddsa=False
+            claims,
+            chk,
+            **fields,
+            audience=None,
+            allowed_algs=SUPPORTED_ALGS,
+            allow_eddsa=False,
+            empty_scope_is_absent=False,  # never emit scope "": omit it (AAuth -11 §Auth Token)
         )
     return claims
 
 
 def sign_token(
-    token: Token, key: PrivateKey, *, allow_insecure_loopback_for_development: bool = False
+    token: Token,
+    key: PrivateKey,
+    *,
+    emit_legacy_person_token_jti: bool = False,
+    allow_insecure_loopback_for_development: bool = False,
 ) -> str:
     """Check ``token`` against every rule its validator enforces (except the clock and the
     verifier-specific expectations) and sign it with ``key``.
@@ -105,15 +118,23 @@ def sign_token(
     Header ``{"alg": key.alg, "typ": token.TYP, "kid": token.kid}``; claims as
     ``token.claims()``, compact JSON in that order.
 
+    ``emit_legacy_person_token_jti`` (resource tokens only; off by default) also writes the
+    pre--11 name ``person_token_jti`` with the value of ``presented_jti``, for deployed
+    servers that read only the old name. It cannot be set through ``extra``.
+
     :raises LocalError: the token breaks a rule (message names the claim) or cannot be
-        encoded.
+        encoded; ``emit_legacy_person_token_jti`` for a token that is not a resource token.
     """
     if not isinstance(token, (AgentToken, PersonToken, ResourceToken, AuthToken)):
         raise LocalError(
             "sign_token expects an AgentToken, PersonToken, ResourceToken or AuthToken"
         )
+    if emit_legacy_person_token_jti and not isinstance(token, ResourceToken):
+        raise LocalError("emit_legacy_person_token_jti applies to resource tokens only")
     try:
-        claims = _check_model(token, allow_insecure_loopback_for_development)
+        claims = _check_model(
+            token, allow_insecure_loopback_for_development, bool(emit_legacy_person_token_jti)
+        )
     except TokenError as exc:
         raise LocalError(f"refusing to sign: {exc.message}") from None
     return encode_jwt({"typ": token.TYP, "kid": token.kid}, claims, key)
@@ -317,6 +338,7 @@ def create_resource_token(
     interaction: ResourceInteraction | None = None,
     lifetime: int = RESOURCE_TOKEN_MAX_LIFETIME,
     expires_at: int | None = None,
+    emit_legacy_person_token_jti: bool = False,
     allow_insecure_loopback_for_development: bool = False,
 ) -> str:
     """Sign an ``aa-resource+jwt`` as the resource ``iss``: the Python form of the TypeScript
@@ -334,7 +356,10 @@ def create_resource_token(
     * Lifetime: ``lifetime`` capped at 5 minutes and at ``expires_at`` (the mission's
       ``expires_at`` when ``mission_s256`` is set).
 
-    Emits ``presented_jti``, never the legacy ``person_token_jti``.
+    Emits ``presented_jti`` (AAuth -11). ``emit_legacy_person_token_jti=True`` also writes
+    the pre--11 name ``person_token_jti`` with the same value, for a PS that reads only that
+    name (@hellocoop/mockin 2.0.0 requires it and ignores ``presented_jti``); our validator
+    accepts either and refuses the two disagreeing. Off by default.
 
     :raises LocalError: a missing or malformed input (server identifiers, thumbprint
         format, scope syntax, ``mission_s256`` form ...).
@@ -376,5 +401,8 @@ def create_resource_token(
         interaction=interaction,
     )
     return sign_token(
-        token, key, allow_insecure_loopback_for_development=allow_insecure_loopback_for_development
+        token,
+        key,
+        emit_legacy_person_token_jti=emit_legacy_person_token_jti,
+        allow_insecure_loopback_for_development=allow_insecure_loopback_for_development,
     )

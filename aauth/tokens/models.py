@@ -193,7 +193,8 @@ class ResourceToken(msgspec.Struct, frozen=True, kw_only=True):
 
     Not key-bound by ``cnf``: ``agent_jkt`` names the agent's key by thumbprint.
     ``presented_jti`` is read from ``person_token_jti`` when only that alias is present; it
-    is always emitted as ``presented_jti``.
+    is emitted as ``presented_jti``, plus the legacy ``person_token_jti`` with the same value
+    only when a caller asks for it (:meth:`claims`, ``legacy_person_token_jti``).
     """
 
     TYP: ClassVar[str] = TYP_RESOURCE
@@ -224,8 +225,10 @@ class ResourceToken(msgspec.Struct, frozen=True, kw_only=True):
         """``scope`` split on spaces."""
         return frozenset(self.scope.split(" ")) if self.scope else frozenset()
 
-    def claims(self) -> dict[str, Any]:
-        """The JWT claims (``presented_jti``, never the legacy ``person_token_jti``)."""
+    def claims(self, *, legacy_person_token_jti: bool = False) -> dict[str, Any]:
+        """The JWT claims: ``presented_jti`` (AAuth -11), and with ``legacy_person_token_jti``
+        also its pre--11 name ``person_token_jti`` with the same value, right after it, for
+        deployed servers that read only the old name (e.g. @hellocoop/mockin 2.0.0)."""
         claims: dict[str, Any] = {
             "iss": self.iss,
             "dwk": self.dwk,
@@ -234,10 +237,10 @@ class ResourceToken(msgspec.Struct, frozen=True, kw_only=True):
             "ps": self.ps,
             "sub": self.sub,
             "presented_jti": self.presented_jti,
-            "agent_jkt": self.agent_jkt,
-            "iat": self.iat,
-            "exp": self.exp,
         }
+        if legacy_person_token_jti:
+            claims["person_token_jti"] = self.presented_jti
+        claims.update(agent_jkt=self.agent_jkt, iat=self.iat, exp=self.exp)
         for name in ("scope", "account", "mission_s256", "tenant"):
             value = getattr(self, name)
             if value is not None:

@@ -479,7 +479,8 @@ def validate_auth_token(
 
     ``dwk`` is ``aauth-access.json`` or ``aauth-person.json`` (then ``ps`` must equal
     ``iss``); ``aud`` equals ``audience``; ``jti``, ``ps`` (server identifier), ``sub``
-    present; ``cnf.jwk`` present with ``alg`` and structurally complete; ``scope`` (if any)
+    present; ``cnf.jwk`` present with ``alg`` and structurally complete; ``scope`` (if any;
+    ``""`` reads as absent, as deployed PSes send it for identity-only grants)
     well-formed and, with ``within_scope`` (the resource token's scope, for a PS checking
     an AS-issued token), no broader than it; lifetime <= 1 h (and ``not_after``).
     A person token here fails the ``typ`` check (AAuth -11: MUST reject ``aa-person+jwt``
@@ -516,6 +517,7 @@ def validate_auth_token(
         audience=audience,
         allowed_algs=algs,
         allow_eddsa=allow_eddsa,
+        empty_scope_is_absent=True,
     )
     _expect(chk, "ps", model.ps, ps)
     _expect(chk, "sub", model.sub, subject)
