@@ -377,6 +377,15 @@ class _Url:
 _URL_CACHE: dict[str, _Url] = {}
 
 
+def _url_of(text: str) -> _Url:
+    """The parsed target URI (memoised: a pure function of the URL text)."""
+    url = _URL_CACHE.get(text)
+    if url is None:
+        url = _Url(text)
+        remember(_URL_CACHE, text, url)
+    return url
+
+
 def _form_encode(text: str) -> str:
     # WHATWG URL "application/x-www-form-urlencoded percent-encode set": everything except
     # ASCII alphanumerics and * - . _ ; space as %20 (RFC 9421 §2.2.8).
@@ -424,12 +433,7 @@ class _View:
         url = self._url
         if url is None:
             assert isinstance(self.message, HttpRequest)
-            text = self.message.url
-            url = _URL_CACHE.get(text)
-            if url is None:
-                url = _Url(text)
-                remember(_URL_CACHE, text, url)
-            self._url = url
+            url = self._url = _url_of(self.message.url)
         return url
 
     def query_params(self) -> dict[str, list[str]]:
@@ -449,6 +453,9 @@ class _View:
 
 
 def _derived_value(component: ComponentId, view: _View) -> str:
+    """The value of a derived component, checked (RFC 9421 §2.5 step 4). Values taken from
+    the parsed URL need no check: the URL was refused unless it was printable ASCII without
+    spaces, and percent-encoding keeps query parameters that way."""
     name = component.name
     message = view.message
     if name == "@status":
@@ -460,14 +467,14 @@ def _derived_value(component: ComponentId, view: _View) -> str:
         raise _fail(f"{component.serialized} needs a request (use ;req on a response)")
     if name == "@method":
         assert isinstance(message, HttpRequest)
-        return message.method  # RFC 9421 §2.2.1: as sent, case-sensitive
+        return _checked(component, message.method)  # RFC 9421 §2.2.1: as sent, case-sensitive
     if name == "@authority":
         return view.url().authority
     if name == "@path":
         return view.url().path
     if name == "@request-target":
         if view.target is not None:
-            return view.target
+            return _checked(component, view.target)
         url = view.url()  # RFC 9421 §2.2.5: origin form
         return url.path if url.query is None else f"{url.path}?{url.query}"
     url = view.url()
@@ -505,18 +512,26 @@ def _bs_bytes(value: str) -> bytes:
         raise _fail("a field value for ;bs cannot be encoded as bytes") from exc
 
 
+def _plain_value(component: ComponentId, lines: Sequence[str]) -> str:
+    """A header field covered without parameters: its lines, canonicalised and combined
+    (RFC 9421 §2.1 steps 1-4)."""
+    if not lines:
+        raise _fail(f"covered header field {component.serialized} is not in the message")
+    if len(lines) == 1:
+        return _canonical_line(lines[0])
+    return ", ".join([_canonical_line(line) for line in lines])
+
+
 def _field_value(component: ComponentId, view: _View, sf_types: Mapping[str, SfType]) -> str:
     name = component.name
     flags = component._flags
-    trailer = "tr" in flags if flags else False
+    if not flags:
+        return _plain_value(component, view.lines(name, False))
+    trailer = "tr" in flags
     lines = view.lines(name, trailer)
     if not lines:
         where = "trailer" if trailer else "header"
         raise _fail(f"covered {where} field {component.serialized} is not in the message")
-    if not flags:
-        if len(lines) == 1:
-            return _canonical_line(lines[0])
-        return ", ".join([_canonical_line(line) for line in lines])
     if "bs" in flags:
         # RFC 9421 §2.1.3: each line as a Byte Sequence, strictly serialised as a List.
         return ", ".join(
@@ -570,32 +585,35 @@ def _value(
             raise _fail(f"{component.serialized}: no related request is available")
         view = related
     if component._derived:
-        value = _derived_value(component, view)
-    else:
-        value = _field_value(component, view, sf_types)
-    # RFC 9421 §2.5 step 4 and §2: ASCII only, no newline (VCHAR / SP / HTAB).
-    if not _is_clean(value):
-        raise _fail(f"{component.serialized}: value has non-ASCII or control characters")
-    return value
+        return _derived_value(component, view)
+    return _checked(component, _field_value(component, view, sf_types))
 
 
-# Long field values that passed the check below. A Signature-Key value (the agent's token)
-# recurs on every request from the same agent, and checking 500+ characters one by one costs
-# more than hashing them; a pure function of the string, so a stale entry cannot exist.
+# Values that passed the check below. A Signature-Key value (the agent's token) recurs on
+# every request from the same agent, and checking 500+ characters one by one costs more than
+# hashing them; methods and the like recur too. A pure function of the string, so a stale
+# entry cannot exist; bounded in number and in the length of what is kept.
 _CLEAN_VALUES: dict[str, bool] = {}
-_CLEAN_MEMO_MIN: Final = 128
 _CLEAN_MEMO_MAX: Final = 4096
 
 
-def _is_clean(value: str) -> bool:
-    """RFC 9421 §2.5 step 4 and §2: only VCHAR, SP and HTAB."""
+def _checked(component: ComponentId, value: str) -> str:
+    """``value`` if it is VCHAR / SP / HTAB only (RFC 9421 §2.5 step 4 and §2: ASCII, no
+    newline), else ``invalid_signature``."""
     if value in _CLEAN_VALUES:
-        return True
+        return value
     if not (value.isascii() and value.isprintable()) and _BAD_VALUE_RE.search(value):
-        return False
-    if _CLEAN_MEMO_MIN <= len(value) <= _CLEAN_MEMO_MAX:
+        raise _fail(f"{component.serialized}: value has non-ASCII or control characters")
+    if len(value) <= _CLEAN_MEMO_MAX:
         remember(_CLEAN_VALUES, value, True)
-    return True
+    return value
+
+
+def _check_messages(message: Message, related_request: HttpRequest | None) -> None:
+    if not isinstance(message, (HttpRequest, HttpResponse)):
+        raise LocalError("message must be an HttpRequest or HttpResponse")
+    if related_request is not None and not isinstance(related_request, HttpRequest):
+        raise LocalError("related_request must be an HttpRequest")
 
 
 def _views(
@@ -605,10 +623,7 @@ def _views(
     related_trailers: Trailers | None,
     request_target: str | None,
 ) -> tuple[_View, _View | None]:
-    if not isinstance(message, (HttpRequest, HttpResponse)):
-        raise LocalError("message must be an HttpRequest or HttpResponse")
-    if related_request is not None and not isinstance(related_request, HttpRequest):
-        raise LocalError("related_request must be an HttpRequest")
+    _check_messages(message, related_request)
     view = _View(message, trailers, request_target)
     related = None if related_request is None else _View(related_request, related_trailers, None)
     return view, related
@@ -657,23 +672,98 @@ def build_signature_base(
     :raises SignatureError: ``invalid_signature`` if a component cannot be resolved, appears
         twice, or the base would not be ASCII.
     """
-    view, related = _views(message, related_request, trailers, related_trailers, request_target)
+    _check_messages(message, related_request)
     check_unique(components)
-    return _base(view, related, components, signature_params, sf_types)
+    return _base(
+        message,
+        components,
+        signature_params,
+        related_request,
+        trailers,
+        related_trailers,
+        request_target,
+        sf_types,
+    )
 
 
-def _base(
-    view: _View,
-    related: _View | None,
+def _base(  # noqa: PLR0917 - internal
+    message: Message,
     components: Sequence[ComponentId],
     signature_params: str,
+    related_request: HttpRequest | None,
+    trailers: Trailers | None,
+    related_trailers: Trailers | None,
+    request_target: str | None,
     sf_types: Mapping[str, SfType],
 ) -> bytes:
-    lines = [f"{c.serialized}: {_value(c, view, related, sf_types)}" for c in components]
+    if related_request is None and type(message) is HttpRequest:
+        plan = _plan(components)
+        if plan is not None:
+            return _planned_base(message, plan, signature_params)
+    view, related = _views(message, related_request, trailers, related_trailers, request_target)
+    return _assemble(
+        [f"{c.serialized}: {_value(c, view, related, sf_types)}" for c in components],
+        signature_params,
+    )
+
+
+def _assemble(lines: list[str], signature_params: str) -> bytes:
+    """RFC 9421 §2.5 steps 2-4: the component lines and the ``@signature-params`` line."""
     lines.append(f'"@signature-params": {signature_params}')
     if not (signature_params.isascii() and signature_params.isprintable()):
         raise _fail("@signature-params has non-ASCII or control characters")
     return "\n".join(lines).encode("ascii")
+
+
+# A plan: for a request, components that need no view (no parameters; a field, @method,
+# @authority or @path) are resolved straight from the message, its header index and the
+# memoised URL, with the same helpers as `_value`. Plans are memoised per components tuple
+# (the cached tuples of `aauth.httpsig`), pinned so that the id stays theirs.
+_FIELD: Final = 0
+_METHOD: Final = 1
+_AUTHORITY: Final = 2
+_PATH: Final = 3
+_PLANNED_DERIVED: Final[Mapping[str, int]] = MappingProxyType(
+    {"@method": _METHOD, "@authority": _AUTHORITY, "@path": _PATH}
+)
+_Plan: TypeAlias = tuple[tuple[int, ComponentId], ...]
+_PLANS: dict[int, tuple[tuple[ComponentId, ...], _Plan | None]] = {}
+
+
+def _plan(components: Sequence[ComponentId]) -> _Plan | None:
+    if type(components) is not tuple:
+        return None  # a list could change after it was planned
+    entry = _PLANS.get(id(components))
+    if entry is not None and entry[0] is components:
+        return entry[1]
+    steps: list[tuple[int, ComponentId]] = []
+    for component in components:
+        kind = _PLANNED_DERIVED.get(component.name) if component._derived else _FIELD
+        if kind is None or component.params:
+            break
+        steps.append((kind, component))
+    plan = tuple(steps) if len(steps) == len(components) else None
+    remember(_PLANS, id(components), (components, plan))
+    return plan
+
+
+def _planned_base(message: HttpRequest, plan: _Plan, signature_params: str) -> bytes:
+    """:func:`_base` for a planned request: the same values, in the same order, with the
+    same errors (RFC 9421 §2.1, §2.2.1, §2.2.3, §2.2.6)."""
+    index = message._header_index()
+    url: _Url | None = None
+    lines: list[str] = []
+    for kind, component in plan:
+        if kind == _FIELD:
+            value = _checked(component, _plain_value(component, index.get(component.name, ())))
+        elif kind == _METHOD:
+            value = _checked(component, message.method)
+        else:
+            if url is None:
+                url = _url_of(message.url)
+            value = url.authority if kind == _AUTHORITY else url.path
+        lines.append(f"{component.serialized}: {value}")
+    return _assemble(lines, signature_params)
 
 
 def base_of_unique_components(
@@ -689,8 +779,16 @@ def base_of_unique_components(
     """:func:`build_signature_base` for components the caller already checked for repeats
     (internal to :mod:`aauth.httpsig`, whose parsed and built lists are checked once when
     they are first seen)."""
-    view, related = _views(message, related_request, trailers, None, request_target)
-    return _base(view, related, components, signature_params, sf_types)
+    return _base(
+        message,
+        components,
+        signature_params,
+        related_request,
+        trailers,
+        None,
+        request_target,
+        sf_types,
+    )
 
 
 def _inner_list_for(signature_input: str, label: str) -> sfv.InnerList:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from ._slots import slot_setters
 from .errors import LocalError
 
 __all__ = ["Headers", "HttpRequest", "HttpResponse"]
@@ -34,6 +35,16 @@ def _freeze_headers(headers: Iterable[tuple[str, str]] | Sequence[Sequence[str]]
             raise LocalError("header names and values must be str")
         frozen.append((name, value))
     return tuple(frozen)
+
+
+def combined_value(values: tuple[str, ...] | None) -> str | None:
+    """Field lines (from a message's header index) as one value: each stripped of
+    surrounding spaces and tabs, joined with ``", "`` (RFC 9110 §5.3); ``None`` if absent."""
+    if values is None:
+        return None
+    if len(values) == 1:
+        return values[0].strip(" \t")
+    return ", ".join([value.strip(" \t") for value in values])
 
 
 def _add_to_index(index: _Index, headers: Headers) -> _Index:
@@ -82,12 +93,7 @@ class _Message(_Indexed):
 
         RFC 9110 §5.3 allows a recipient to combine field lines this way.
         """
-        values = self._header_index().get(name.lower())
-        if values is None:
-            return None
-        if len(values) == 1:
-            return values[0].strip(" \t")
-        return ", ".join([value.strip(" \t") for value in values])
+        return combined_value(self._header_index().get(name.lower()))
 
     def has_header(self, name: str) -> bool:
         """Whether at least one field line named ``name`` is present."""
@@ -115,20 +121,21 @@ class HttpRequest(_Message):
             raise LocalError("url must be a str")
         if not isinstance(body, (bytes, bytearray, memoryview)):
             raise LocalError("body must be bytes")
-        object.__setattr__(self, "method", method)
-        object.__setattr__(self, "url", url)
-        object.__setattr__(self, "headers", _freeze_headers(headers))
-        object.__setattr__(self, "body", bytes(body))
-        object.__setattr__(self, "_index", None)
+        _set_method(self, method)
+        _set_url(self, url)
+        _set_headers(self, _freeze_headers(headers))
+        _set_body(self, bytes(body))
+        _set_index(self, None)
 
-    def _appended(self, extra: Headers) -> HttpRequest:
-        """A copy with ``extra`` (already checked pairs of str) appended; no re-validation."""
-        copy = object.__new__(HttpRequest)
-        object.__setattr__(copy, "method", self.method)
-        object.__setattr__(copy, "url", self.url)
-        object.__setattr__(copy, "headers", self.headers + extra)
-        object.__setattr__(copy, "body", self.body)
-        object.__setattr__(copy, "_index", self._extended_index(extra))
+    def _appended(self, extra: Headers, keep_index: bool = True) -> HttpRequest:
+        """A copy with ``extra`` (pairs of str, already checked) appended, not re-validated.
+        With ``keep_index``, an already built header index is extended for the copy."""
+        copy = _new(HttpRequest)
+        _set_method(copy, self.method)
+        _set_url(copy, self.url)
+        _set_headers(copy, self.headers + extra)
+        _set_body(copy, self.body)
+        _set_index(copy, self._extended_index(extra) if keep_index else None)
         return copy
 
     def with_headers(self, extra: Iterable[tuple[str, str]]) -> HttpRequest:
@@ -159,20 +166,27 @@ class HttpResponse(_Message):
             raise LocalError("status must be an int between 100 and 999")
         if not isinstance(body, (bytes, bytearray, memoryview)):
             raise LocalError("body must be bytes")
-        object.__setattr__(self, "status", status)
-        object.__setattr__(self, "headers", _freeze_headers(headers))
-        object.__setattr__(self, "body", bytes(body))
-        object.__setattr__(self, "_index", None)
+        _set_status(self, status)
+        _set_headers(self, _freeze_headers(headers))
+        _set_response_body(self, bytes(body))
+        _set_index(self, None)
 
-    def _appended(self, extra: Headers) -> HttpResponse:
-        """A copy with ``extra`` (already checked pairs of str) appended; no re-validation."""
-        copy = object.__new__(HttpResponse)
-        object.__setattr__(copy, "status", self.status)
-        object.__setattr__(copy, "headers", self.headers + extra)
-        object.__setattr__(copy, "body", self.body)
-        object.__setattr__(copy, "_index", self._extended_index(extra))
+    def _appended(self, extra: Headers, keep_index: bool = True) -> HttpResponse:
+        """A copy with ``extra`` (pairs of str, already checked) appended, not re-validated.
+        With ``keep_index``, an already built header index is extended for the copy."""
+        copy = _new(HttpResponse)
+        _set_status(copy, self.status)
+        _set_headers(copy, self.headers + extra)
+        _set_response_body(copy, self.body)
+        _set_index(copy, self._extended_index(extra) if keep_index else None)
         return copy
 
     def with_headers(self, extra: Iterable[tuple[str, str]]) -> HttpResponse:
         """A copy with ``extra`` appended after the existing headers."""
         return self._appended(_freeze_headers(extra))
+
+
+_new = object.__new__
+_set_headers, _set_index = slot_setters(_Message, "headers", "_index")
+_set_method, _set_url, _set_body = slot_setters(HttpRequest, "method", "url", "body")
+_set_status, _set_response_body = slot_setters(HttpResponse, "status", "body")

@@ -51,7 +51,7 @@ from .components import (
 )
 from .errors import LocalError, SignatureError, StructuredFieldError
 from .http import HttpRequest, HttpResponse
-from .httpsig_algorithms import get_algorithm
+from .httpsig_algorithms import HttpSigAlgorithm, get_algorithm
 
 __all__ = [
     "SIGNATURE_PARAMS",
@@ -269,12 +269,17 @@ def _fast_input(match: re.Match[str]) -> SignatureInput | None:
         check_unique(components)
         remember(_FAST_COMPONENTS_CACHE, names, components)
     params: dict[str, sfv.BareItem] = {}
+    mistyped = False
     for key, raw in _FAST_PARAM_RE.findall(params_text):
         if key in params:
             return None  # RFC 9651 §4.2.3.2: the last one wins; leave it to the full parser
-        params[key] = raw[1:-1] if raw[0] == '"' else int(raw)
-    _check_params(params, label)
-    return SignatureInput(label, components, params, match.group(0)[len(label) + 1 :])
+        value = params[key] = raw[1:-1] if raw[0] == '"' else int(raw)
+        kind = _PARAM_TYPES.get(key)
+        # The pattern admits only non-negative integers and strings: the type decides.
+        mistyped = mistyped or (kind is not None and type(value) is not kind)
+    if mistyped:
+        _check_params(params, label)
+    return SignatureInput(label, components, params, match.string[len(label) + 1 :])
 
 
 def scan_signature_input(
@@ -474,11 +479,23 @@ def _build_member(
     components: Sequence[ComponentId | str], params: Mapping[str, sfv.BareItem]
 ) -> tuple[tuple[ComponentId, ...], str]:
     comps, inner = _as_components(components)
+    text = inner
+    for name, value in params.items():
+        # The usual parameters (created, expires) serialise directly; anything else takes
+        # the full check and serialisation below, from the start.
+        if _PARAM_TYPES.get(name) is int and type(value) is int and 0 <= value <= _MAX_INT:
+            text += f";{name}={value}"
+        else:
+            return comps, _checked_member_text(inner, params)
+    return comps, text
+
+
+def _checked_member_text(inner: str, params: Mapping[str, sfv.BareItem]) -> str:
     try:
         _check_params(params, None)
     except SignatureError as exc:
         raise LocalError(exc.message) from exc
-    return comps, _member_text(inner, params)
+    return _member_text(inner, params)
 
 
 _GOOD_LABELS: dict[str, bool] = {}
@@ -597,7 +614,7 @@ def sign_message(
     signature = signer.sign(base)
     if not isinstance(signature, bytes):
         raise LocalError("signer.sign() must return bytes")
-    return message._appended(_field_lines(label, member, signature))
+    return message._appended(_field_lines(label, member, signature), False)
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -647,27 +664,30 @@ def read_signature(
     if input_text is None or signature_text is None:
         missing = "Signature-Input" if input_text is None else "Signature"
         raise SignatureError(f"the message has no {missing} field", code="invalid_request")
-    return read_signature_texts(input_text, signature_text, label, accept_base64url_signature)
+    return ReceivedSignature(
+        *read_signature_parts(input_text, signature_text, label, accept_base64url_signature)
+    )
 
 
-def read_signature_texts(
+def read_signature_parts(  # noqa: PLR0917 - internal, positional for speed
     input_text: str,
     signature_text: str,
     label: str,
     accept_base64url_signature: bool,
-    scanned: tuple[re.Match[str] | None, sfv.Dictionary | None] = (None, None),
-) -> ReceivedSignature:
-    """:func:`read_signature` from the two combined field values;
-    ``scanned`` is the match / Dictionary of :func:`scan_signature_input` (internal)."""
+    match: re.Match[str] | None = None,
+    members: sfv.Dictionary | None = None,
+) -> tuple[SignatureInput, bytes]:
+    """:func:`read_signature` from the two combined field values; ``match`` / ``members``
+    are what :func:`scan_signature_input` found for ``input_text``, if it ran (internal)."""
     _check_label(label)
-    parsed = _select_input(input_text, label, *scanned)
+    parsed = _select_input(input_text, label, match, members)
     signature = _select_signature(signature_text, label, accept_base64url_signature)
     # RFC 9421 §4: a label present in one field but not the other is an error.
     if parsed is None:
         raise _fail(f"Signature-Input has no member for label {label!r}")
     if signature is None:
         raise _fail(f"Signature has no member for label {label!r}")
-    return ReceivedSignature(parsed, signature)
+    return parsed, signature
 
 
 def verify_received(
@@ -688,7 +708,7 @@ def verify_received(
     See :func:`verify_message` for the parameters and errors.
     """
     check_unique(received.input.components)
-    return verify_read(
+    return _verified_signature(
         message,
         received,
         verifier,
@@ -702,23 +722,52 @@ def verify_received(
     )
 
 
-def verify_read(
+def _verified_signature(
     message: Message,
     received: ReceivedSignature,
     verifier: Verifier,
     *,
     algorithm: str,
+    related_request: HttpRequest | None,
+    trailers: Iterable[tuple[str, str]] | None,
+    request_target: str | None,
+    sf_types: Mapping[str, SfType],
+    enforce_alg_param: bool,
+    now: int | None,
+) -> VerifiedSignature:
+    spec = get_algorithm(algorithm)
+    parsed, signature = received.input, received.signature
+    base = verify_signature_parts(
+        message,
+        parsed,
+        signature,
+        verifier,
+        spec,
+        related_request,
+        trailers,
+        request_target,
+        sf_types,
+        enforce_alg_param,
+        now,
+    )
+    return VerifiedSignature(parsed.label, parsed.components, parsed.params, signature, base)
+
+
+def verify_signature_parts(  # noqa: PLR0917 - internal, positional for speed
+    message: Message,
+    parsed: SignatureInput,
+    signature: bytes,
+    verifier: Verifier,
+    spec: HttpSigAlgorithm,
     related_request: HttpRequest | None = None,
     trailers: Iterable[tuple[str, str]] | None = None,
     request_target: str | None = None,
     sf_types: Mapping[str, SfType] = KNOWN_SF_FIELDS,
     enforce_alg_param: bool = False,
     now: int | None = None,
-) -> VerifiedSignature:
-    """:func:`verify_received` for a signature that this module's parser read, whose
-    components are already known to be unique (internal)."""
-    spec = get_algorithm(algorithm)
-    parsed, signature = received.input, received.signature
+) -> bytes:
+    """RFC 9421 §3.2 steps 5-8 for a parsed member whose components are known to be unique;
+    the verified signature base (internal)."""
     alg_param = parsed.params.get("alg")
     if enforce_alg_param and alg_param is not None and alg_param != spec.name:
         # RFC 9421 §3.2 step 6.4: algorithms from two sources must agree.
@@ -730,7 +779,6 @@ def verify_read(
         raise _fail(
             f"a {spec.name} signature is {spec.signature_length} bytes, got {len(signature)}"
         )
-
     base = base_of_unique_components(
         message,
         parsed.components,
@@ -742,7 +790,7 @@ def verify_read(
     )
     if verifier.verify(base, signature) is not True:
         raise _fail(f"signature {parsed.label!r} does not verify ({spec.name})")
-    return VerifiedSignature(parsed.label, parsed.components, parsed.params, signature, base)
+    return base
 
 
 def verify_message(
@@ -773,7 +821,7 @@ def verify_message(
     """
     get_algorithm(algorithm)  # an unsupported algorithm fails before any parsing
     received = read_signature(message, label, accept_base64url_signature=accept_base64url_signature)
-    return verify_read(
+    return _verified_signature(
         message,
         received,
         verifier,

@@ -243,10 +243,15 @@ def _resolve_key(
     return public_key_from_jwk(jwk, allowed_algs=allowed_algs, allow_eddsa=allow_eddsa)
 
 
+_ABSENT: Final = object()
+
+
 def _numeric_date(claims: Mapping[str, Any], name: str) -> int | None:
-    if name not in claims:
+    value = claims.get(name, _ABSENT)
+    if type(value) is int:
+        return value
+    if value is _ABSENT:
         return None
-    value = claims[name]
     # RFC 7519 §2 NumericDate; we accept integers only (no bool, no 1.0, no 1e9).
     if isinstance(value, bool) or not isinstance(value, int):
         raise JoseError(f"JWT claim {name!r} is not an integer NumericDate")

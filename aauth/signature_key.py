@@ -230,11 +230,27 @@ def parse_signature_key(
     repeats a label, or exceeds ``max_length`` characters. A malformed member raises only
     when it is selected with :func:`signature_key_member`.
     """
+    _check_length(text, max_length)
+    return {label: _fresh(member) for label, member in _parse_cached(text)}
+
+
+def _check_length(text: str, max_length: int) -> None:
     if len(text) > max_length:
         raise _fail(
             f"field is {len(text)} characters, over the limit of {max_length}", "invalid_request"
         )
-    return dict(_parse_cached(text))
+
+
+def _fresh(member: SignatureKeyMember) -> SignatureKeyMember:
+    """``member`` as memoised, or a copy of it when it holds a dict (so that a caller who
+    changes it does not change the memoised parse other requests see)."""
+    if isinstance(member, HwkKey):
+        return HwkKey(label=member.label, jwk=dict(member.jwk))
+    if isinstance(member, UnsupportedSchemeKey):
+        return UnsupportedSchemeKey(
+            label=member.label, scheme=member.scheme, params=dict(member.params)
+        )
+    return member
 
 
 def signature_key_member(
@@ -245,15 +261,22 @@ def signature_key_member(
     signature-key-08 §3: the same-named member MUST exist; an unknown scheme on the selected
     member gives ``unsupported_scheme``; members for other labels are not examined.
     """
-    members = parse_signature_key(text, max_length=max_length)
-    member = members.get(label)
-    if member is None:
+    _check_length(text, max_length)
+    found: SignatureKeyMember | None = None
+    for member_label, member in _parse_cached(text):
+        if member_label == label:
+            found = member
+            break
+    if found is None:
         raise _fail(f"no member for the signature label {label!r}", "invalid_request")
+    member = found
+    if type(member) is JwtKey:
+        return member  # immutable: safe to hand out as memoised
     if isinstance(member, MalformedKey):
         raise SignatureError(member.message, code=member.code)
     if isinstance(member, UnsupportedSchemeKey):
         raise _fail(f"scheme {member.scheme!r} is not supported", "unsupported_scheme")
-    return member
+    return _fresh(member)
 
 
 def build_signature_key(member: SignatureKeyMember) -> str:

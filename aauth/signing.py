@@ -17,19 +17,19 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from . import sfv
 from ._slots import slot_setters
-from .components import ComponentId
+from .components import ComponentId, remember
 from .digest import content_digest, verify_content_digest
 from .errors import JoseError, LocalError, SignatureError
-from .http import HttpRequest
+from .http import HttpRequest, combined_value
 from .httpsig import (
-    ReceivedSignature,
+    SignatureInput,
     Signer,
-    read_signature_texts,
+    read_signature_parts,
     scan_signature_input,
     sign_message,
-    verify_read,
+    verify_signature_parts,
 )
-from .httpsig_algorithms import http_alg_from_jose
+from .httpsig_algorithms import HttpSigAlgorithm, get_algorithm, http_alg_from_jose
 from .jwk import SUPPORTED_ALGS, jwk_thumbprint
 from .jws import DEFAULT_MAX_TOKEN_LENGTH, ParsedJwt, check_time_claims, parse_jwt, verify_jwt
 from .keys import PrivateKey, PublicKey, public_key_from_jwk
@@ -386,8 +386,8 @@ def _choose_label(labels: Sequence[str], signature_key_text: str, max_length: in
     )
 
 
-def _check_created(received: ReceivedSignature, now: int, max_skew: int) -> int:
-    created = received.input.created
+def _check_created(parsed: SignatureInput, now: int, max_skew: int) -> int:
+    created = parsed.created
     if created is None:
         # AAuth -11: `created` is REQUIRED.
         raise SignatureError("the signature has no 'created' parameter")
@@ -400,7 +400,7 @@ def _check_created(received: ReceivedSignature, now: int, max_skew: int) -> int:
         raise SignatureError(
             f"'created' {created} is {now - created} s old (window {max_skew} s)", retryable=True
         )
-    expires = received.input.expires
+    expires = parsed.expires
     if expires is not None and now > expires:
         # RFC 9421 §3.2.1; AAuth -11: if present the verifier MUST honour it.
         raise SignatureError(f"the signature expired at {expires}", retryable=True)
@@ -418,6 +418,27 @@ def _serialized(names: tuple[str, ...]) -> tuple[str, ...]:
         return _serialized_cached(names)
     except TypeError:  # an unhashable entry; ComponentId.parse refuses it
         return tuple([ComponentId.parse(name).serialized for name in names])
+
+
+_COVERAGE: dict[tuple[int, tuple[str, ...]], tuple[tuple[ComponentId, ...], tuple[str, ...]]] = {}
+
+
+def _covered(components: tuple[ComponentId, ...], required: tuple[str, ...]) -> tuple[str, ...]:
+    """The serialised covered identifiers, once ``required`` is known to be among them.
+
+    Memoised per (components tuple, required list): the parser hands out the same cached
+    tuple for the same covered list, which the entry pins so that its id stays its own."""
+    key = (id(components), required)
+    try:
+        entry = _COVERAGE.get(key)
+    except TypeError:  # an unhashable required entry; ComponentId.parse refuses it below
+        entry = None
+    if entry is not None and entry[0] is components:
+        return entry[1]
+    covered = tuple([c.serialized for c in components])
+    _check_components(covered, required)  # raises unless every entry is a str (hashable)
+    remember(_COVERAGE, key, (components, covered))
+    return covered
 
 
 def _check_components(covered: tuple[str, ...], required: tuple[str, ...]) -> None:
@@ -573,9 +594,10 @@ def verify_request(
     if isinstance(now, bool) or not isinstance(now, int):
         raise LocalError("now must be an int (Unix seconds)")
     # Step 1 (AAuth -11; digest [AMBIG-5]: missing headers are invalid_request).
-    key_text = request.header("signature-key")
-    input_text = request.header("signature-input")
-    signature_text = request.header("signature")
+    index = request._header_index()
+    key_text = combined_value(index.get("signature-key"))
+    input_text = combined_value(index.get("signature-input"))
+    signature_text = combined_value(index.get("signature"))
     if (
         key_text is None
         or input_text is None
@@ -600,10 +622,9 @@ def verify_request(
         )
     else:
         chosen, match, members = label, None, None
-    received = read_signature_texts(
-        input_text, signature_text, chosen, accept_base64url_signature, (match, members)
+    parsed_input, signature = read_signature_parts(
+        input_text, signature_text, chosen, accept_base64url_signature, match, members
     )
-    covered = tuple([c.serialized for c in received.input.components])
 
     # Step 2.
     required = tuple(required_components)
@@ -611,10 +632,10 @@ def verify_request(
         required += tuple([c for c in BODY_COMPONENTS if c not in required])
     if _has_aauth_authorization(request):
         required += ("authorization",)
-    _check_components(covered, required)
+    covered = _covered(parsed_input.components, required)
 
     # Step 3.
-    created = _check_created(received, now, max_skew)
+    created = _check_created(parsed_input, now, max_skew)
 
     # Step 4 (signature-key-08 §3: the same-named member; unknown scheme → unsupported).
     member = signature_key_member(key_text, chosen, max_length=max_signature_key_length)
@@ -636,10 +657,14 @@ def verify_request(
     )
 
     # Step 7.
-    verified = verify_read(  # components from the parser: already checked for repeats
-        request, received, public_key, algorithm=http_alg_from_jose(public_key.alg)
+    verify_signature_parts(  # components from the parser: already checked for repeats
+        request,
+        parsed_input,
+        signature,
+        public_key,
+        _http_algorithm(public_key.alg),
     )
-    for component in verified.components:
+    for component in parsed_input.components:
         if component.name == "content-digest":
             digest_field = request.header("content-digest")
             assert digest_field is not None
@@ -648,12 +673,18 @@ def verify_request(
     return _verified(
         label=chosen,
         components=covered,
-        params=verified.params,
+        params=parsed_input.params,
         created=created,
         member=member,
         public_key=public_key,
         parsed=parsed,
     )
+
+
+@lru_cache(maxsize=8)
+def _http_algorithm(jose_alg: str) -> HttpSigAlgorithm:
+    """The RFC 9421 algorithm for a key's JOSE ``alg``."""
+    return get_algorithm(http_alg_from_jose(jose_alg))
 
 
 def _refuse_fields(fields: Sequence[tuple[str, str | None, int]]) -> NoReturn:
