@@ -1,0 +1,1 @@
+"""aauth_trio: placeholder, filled by the driver work (issue 4)."""
