@@ -19,13 +19,17 @@ from aauth.aauth_headers import (
 )
 from aauth.agent import (
     AgentLimits,
+    Fail,
+    FlowLimitError,
     FlowState,
     PromptClarification,
     PromptInteraction,
     Purpose,
     RefreshingAgentCredentials,
+    ResponseReceived,
     SendRequest,
     StaticAgentCredentials,
+    check_person_token,
 )
 from aauth.http import HttpRequest, HttpResponse
 from aauth.keys import PrivateKey
@@ -718,8 +722,6 @@ def test_invalid_signature_is_retried_once_with_a_fresh_signature() -> None:
 def test_expired_jwt_on_a_person_token_drops_it_and_gets_a_new_one() -> None:
     agent = make_agent()
     agent.store.put_ps_metadata(PS, _metadata(), expires_at=T0 + 3600)
-    from aauth.agent.checks import check_person_token
-
     cached = check_person_token(
         person_token(),
         resource=RESOURCE,
@@ -858,3 +860,28 @@ def test_needs_body_only_on_202_for_deliverable_answers(status: int) -> None:
     assert isinstance(action, SendRequest) and action.deliverable
     assert action.needs_body(status) is False
     assert action.needs_body(202) is True
+
+
+def test_agent_token_challenge_while_presenting_a_person_token_drops_it() -> None:
+    agent = make_agent()
+    cached = check_person_token(
+        person_token(), resource=RESOURCE, ps=PS, thumbprint=AGENT_KEY.thumbprint, now=T0
+    )
+    agent.store.put_person_token(RESOURCE, cached)
+    run = drive(
+        agent,
+        [Step(Purpose.RESOURCE, challenge(AgentTokenRequired())), Step(Purpose.RESOURCE, ok())],
+    )
+    assert run.presented() == [PERSON, AGENT]
+    assert agent.store.subject(RESOURCE) is None
+
+
+def test_a_prompt_after_the_deadline_fails_instead() -> None:
+    flow = make_agent().start(HttpRequest("GET", API_URL), now=T0)
+    flow.next(now=T0)
+    action = flow.handle(
+        ResponseReceived(response=interaction(PENDING_RES, url=f"{RESOURCE}/consent")),
+        now=T0 + 301,
+    )
+    assert isinstance(action, Fail) and isinstance(action.error, FlowLimitError)
+    assert "prompt" in action.error.message

@@ -108,7 +108,7 @@ class Agent:
         self.store: AgentStore = store if store is not None else AgentStore()
         self.allow_insecure_loopback_for_development: bool = dev
 
-    def start(self, request: HttpRequest, *, now: int) -> AgentFlow:
+    def start(self, request: HttpRequest, *, now: float) -> AgentFlow:
         """A new flow for the application's ``request`` (absolute http(s) URL; any
         ``Signature``, ``Signature-Input`` and ``Signature-Key`` headers are replaced).
 

@@ -194,6 +194,14 @@ def _check_now(now: object) -> int:
     return int(now)
 
 
+def _origin(url: str) -> str:
+    """The origin of a URL the flow itself accepted (the application's, a checked Location, a
+    validated metadata endpoint): always an absolute http(s) URL."""
+    origin = origin_of(url)
+    assert origin is not None, "the flow only sends to absolute http(s) URLs"
+    return origin
+
+
 def _has_field(headers: tuple[tuple[str, str], ...] | list[tuple[str, str]], name: str) -> bool:
     return any(k.lower() == name for k, _ in headers)
 
@@ -206,7 +214,7 @@ class AgentFlow:
     or :class:`~aauth.agent.actions.Fail`. Not thread-safe: one driver task owns a flow.
     """
 
-    def __init__(self, agent: Agent, request: HttpRequest, *, now: int) -> None:
+    def __init__(self, agent: Agent, request: HttpRequest, *, now: float) -> None:
         if not isinstance(request, HttpRequest):
             raise LocalError("the request must be an aauth.http.HttpRequest")
         resource = origin_of(request.url)
@@ -253,16 +261,16 @@ class AgentFlow:
         """The resource identifier (origin of the application's request URL)."""
         return self._resource
 
-    def next(self, *, now: int) -> Action:
+    def next(self, *, now: float) -> Action:
         """The first action: the application's request, signed, for the resource."""
         return self.handle(Started(), now=now)
 
-    def handle(self, event: Event, *, now: int) -> Action:
+    def handle(self, event: Event, *, now: float) -> Action:
         """Feed one event; get the next action.
 
         :raises FlowError: ``event`` is not allowed in the current state (the table in
             :mod:`aauth.agent.states`); the flow moves to ``ERROR`` and refuses everything.
-        :raises LocalError: ``now`` is not a time.
+        :raises LocalError: ``now`` is not a time. A float is floored to whole seconds.
         """
         moment = _check_now(now)
         state = self._state
@@ -732,7 +740,7 @@ class AgentFlow:
     def _signature_error(self, info: SignatureErrorInfo, response: HttpResponse) -> Action:
         """signature-key-08 §3.3: retry once per code where a retry can help."""
         out = self._outgoing
-        origin = origin_of(out.url)
+        origin = _origin(out.url)
         code = info.code[:64]
         if code in self._sig_retried:
             raise SignatureRejectedError(
@@ -762,10 +770,8 @@ class AgentFlow:
             self._fresh.clear()  # bound to the previous key
         elif code == "invalid_input":
             required = self._required_components(info, origin, response)
-            known = self._store.components(origin) if origin else ()
-            merged = tuple(dict.fromkeys((*known, *required)))
-            if origin is not None:
-                self._store.put_components(origin, merged)
+            known = self._store.components(origin)
+            self._store.put_components(origin, tuple(dict.fromkeys((*known, *required))))
         elif code == "expired_jwt":
             kind = self._presented[0] if out.to_resource else _Kind.AGENT
             if kind is _Kind.AGENT:
@@ -782,7 +788,7 @@ class AgentFlow:
 
     @staticmethod
     def _required_components(
-        info: SignatureErrorInfo, origin: str | None, response: HttpResponse
+        info: SignatureErrorInfo, origin: str, response: HttpResponse
     ) -> tuple[str, ...]:
         if not info.required_input:
             raise SignatureRejectedError(
@@ -924,10 +930,10 @@ class AgentFlow:
             credential.key,
             signature_key=token,
             created=self._now,
-            components=self._components(request, origin_of(out.url)),
+            components=self._components(request, _origin(out.url)),
         )
 
-    def _components(self, request: HttpRequest, origin: str | None) -> list[str]:
+    def _components(self, request: HttpRequest, origin: str) -> list[str]:
         """AAuth -11 §"Covered Components" for this request, plus the server's extras."""
         covered = ["@method", "@authority", "@path"]
         if request.body:
@@ -937,7 +943,7 @@ class AgentFlow:
         authorization = request.header("authorization")
         if authorization is not None and authorization[:6].lower() == "aauth ":
             covered.append("authorization")
-        extras = self._store.components(origin) if origin is not None else ()
+        extras = self._store.components(origin)
         if extras:
             seen = {ComponentId.parse(name).serialized for name in (*covered, "signature-key")}
             for extra in extras:

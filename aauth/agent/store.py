@@ -58,9 +58,6 @@ class _Table(Generic[_V]):
     def drop(self, key: str) -> None:
         self._items.pop(key, None)
 
-    def __len__(self) -> int:
-        return len(self._items)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CachedToken:
