@@ -885,3 +885,25 @@ def test_a_prompt_after_the_deadline_fails_instead() -> None:
     )
     assert isinstance(action, Fail) and isinstance(action.error, FlowLimitError)
     assert "prompt" in action.error.message
+
+
+def test_the_same_question_asked_again_with_the_header_is_answered_again() -> None:
+    question = {"status": "pending", "clarification": "Which calendar?"}
+    asked = deferred(PENDING_RES, ClarificationRequired(), body=question)
+    answers: list[str] = []
+
+    def answer(prompt: PromptClarification) -> str:
+        answers.append(prompt.question)
+        return f"answer {len(answers)}"
+
+    run = drive(
+        make_agent(),
+        [
+            Step(Purpose.RESOURCE, asked),
+            Step(Purpose.CLARIFICATION_RESPONSE, asked),
+            Step(Purpose.CLARIFICATION_RESPONSE, ok()),
+        ],
+        answer=answer,
+    )
+    assert answers == ["Which calendar?", "Which calendar?"]
+    assert body_of(run.sent[2].request)["clarification_response"] == "answer 2"

@@ -558,15 +558,18 @@ class AgentFlow:
                     FlowState.AWAIT_INTERACTION,
                 )
         elif requirement is None or isinstance(requirement, ClarificationRequired):
-            # mockin and others repeat the question on polls without the header: the body's
-            # `clarification` member is what the agent answers
             question = clarification_prompt(response, max_body=self._limits.max_response_body)
             if question is None and requirement is not None:
                 raise MalformedResponseError(
                     "requirement=clarification without a clarification question in the body",
                     status=response.status,
                 )
-            if question is not None and question.question != pending.answered:
+            # requirement=clarification asks (again, even the same words: another round);
+            # mockin repeats an open question on polls without the header, so a bare body
+            # question is answered unless it is the one just answered
+            if question is not None and (
+                requirement is not None or question.question != pending.answered
+            ):
                 pending.question = question
                 return self._prompt(question, FlowState.AWAIT_CLARIFICATION)
         return self._sleep_then(self._poll_outgoing(pending), pending.interval + self._slowdown)
