@@ -1,0 +1,1 @@
+"""Driver tests: the shared flow scenarios run through each driver (issue 4)."""
