@@ -8,6 +8,7 @@ mapping is applied before signing (``../shared/interop-notes.md``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 __all__ = ["dial_url", "origin_of", "resolve"]
@@ -15,9 +16,11 @@ __all__ = ["dial_url", "origin_of", "resolve"]
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
+@lru_cache(maxsize=1024)
 def origin_of(url: str) -> str | None:
     """``scheme://host[:port]`` of an absolute http(s) URL (scheme and host lowercased, default
-    port omitted), or ``None`` when ``url`` is not one."""
+    port omitted), or ``None`` when ``url`` is not one. Memoised: an agent calls the same few
+    URLs again and again."""
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -156,14 +156,12 @@ class _Kind(Enum):
 
 @dataclass(frozen=True, slots=True)
 class _Outgoing:
-    """A request the flow sends (and may send again, re-signed): the logical URL is in
-    identifier space, before the transport map."""
+    """A request the flow sends (and may send again, re-signed). ``url`` is the logical URL in
+    identifier space; ``base`` the unsigned request as dialled (after the transport map)."""
 
     purpose: Purpose
-    method: str
     url: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes = b""
+    base: HttpRequest
     to_resource: bool = False
 
 
@@ -202,10 +200,6 @@ def _origin(url: str) -> str:
     return origin
 
 
-def _has_field(headers: tuple[tuple[str, str], ...] | list[tuple[str, str]], name: str) -> bool:
-    return any(k.lower() == name for k, _ in headers)
-
-
 class AgentFlow:
     """One application request carried through AAuth (see the module docstring).
 
@@ -213,6 +207,32 @@ class AgentFlow:
     :meth:`handle` with each event until the action is :class:`~aauth.agent.actions.Deliver`
     or :class:`~aauth.agent.actions.Fail`. Not thread-safe: one driver task owns a flow.
     """
+
+    __slots__ = (
+        "_after_sleep",
+        "_agent",
+        "_agent_retried",
+        "_alg",
+        "_credential",
+        "_dev",
+        "_fresh",
+        "_limits",
+        "_need",
+        "_now",
+        "_outgoing",
+        "_pending",
+        "_presented",
+        "_request",
+        "_resource",
+        "_resume_pending",
+        "_sig_retried",
+        "_slowdown",
+        "_started_at",
+        "_state",
+        "_steps",
+        "_store",
+        "_token_requests",
+    )
 
     def __init__(self, agent: Agent, request: HttpRequest, *, now: float) -> None:
         if not isinstance(request, HttpRequest):
@@ -225,7 +245,9 @@ class AgentFlow:
         self._store = agent.store
         self._dev = agent.allow_insecure_loopback_for_development
         self._resource = resource
-        self._request = request.without_headers(_SIGNATURE_FIELDS)
+        if any(request.has_header(name) for name in _SIGNATURE_FIELDS):
+            request = request.without_headers(_SIGNATURE_FIELDS)
+        self._request = request
         self._started_at = _check_now(now)
         self._now = self._started_at
         self._state = FlowState.START
@@ -387,7 +409,7 @@ class AgentFlow:
         # AAuth -11 §"Clarification Required": POST to the pending URL with the action member
         body = _encode({"action": "clarification_response", "clarification_response": event.text})
         return self._send(
-            _Outgoing(
+            self._out(
                 Purpose.CLARIFICATION_RESPONSE,
                 "POST",
                 pending.url,
@@ -402,7 +424,7 @@ class AgentFlow:
         assert pending is not None
         # AAuth -11 §"Clarification Required": DELETE the pending URL; afterwards it is 410
         return self._send(
-            _Outgoing(Purpose.CANCEL, "DELETE", pending.url, (), to_resource=pending.at_resource),
+            self._out(Purpose.CANCEL, "DELETE", pending.url, (), to_resource=pending.at_resource),
             check_deadline=False,
         )
 
@@ -719,7 +741,7 @@ class AgentFlow:
         if metadata is not None:
             return self._send_token_request(metadata)
         url = _well_known_url(ps, DWK_PERSON, allow_insecure_loopback_for_development=self._dev)
-        return self._send(_Outgoing(Purpose.PS_METADATA, "GET", url, _ACCEPT_JSON))
+        return self._send(self._out(Purpose.PS_METADATA, "GET", url, _ACCEPT_JSON))
 
     def _send_token_request(self, metadata: PersonServerMetadata) -> Action:
         need = self._need
@@ -738,7 +760,7 @@ class AgentFlow:
         if self._agent.capabilities:
             # AAuth -11: on PS endpoints capabilities travel in the body, not the header
             body["capabilities"] = list(self._agent.capabilities)
-        return self._send(_Outgoing(purpose, "POST", url, _JSON, _encode(body)))
+        return self._send(self._out(purpose, "POST", url, _JSON, _encode(body)))
 
     def _signature_error(self, info: SignatureErrorInfo, response: HttpResponse) -> Action:
         """signature-key-08 §3.3: retry once per code where a retry can help."""
@@ -810,16 +832,25 @@ class AgentFlow:
 
     # -- sending -------------------------------------------------------------------------------
 
+    def _out(
+        self,
+        purpose: Purpose,
+        method: str,
+        url: str,
+        headers: tuple[tuple[str, str], ...],
+        body: bytes = b"",
+        *,
+        to_resource: bool = False,
+    ) -> _Outgoing:
+        dialled = dial_url(url, self._agent.transport_map)
+        return _Outgoing(purpose, url, HttpRequest(method, dialled, headers, body), to_resource)
+
     def _resource_outgoing(self) -> _Outgoing:
         request = self._request
-        return _Outgoing(
-            Purpose.RESOURCE,
-            request.method,
-            request.url,
-            request.headers,
-            request.body,
-            to_resource=True,
-        )
+        dialled = dial_url(request.url, self._agent.transport_map)
+        if dialled != request.url:
+            request = HttpRequest(request.method, dialled, request.headers, request.body)
+        return _Outgoing(Purpose.RESOURCE, self._request.url, request, to_resource=True)
 
     def _poll_outgoing(self, pending: _Pending) -> _Outgoing:
         if pending.at_resource:
@@ -828,7 +859,7 @@ class AgentFlow:
             )
         else:
             headers = _ACCEPT_JSON
-        return _Outgoing(Purpose.POLL, "GET", pending.url, headers, to_resource=pending.at_resource)
+        return self._out(Purpose.POLL, "GET", pending.url, headers, to_resource=pending.at_resource)
 
     def _elapsed(self) -> int:
         return self._now - self._started_at
@@ -902,32 +933,28 @@ class AgentFlow:
 
     def _build(self, out: _Outgoing) -> HttpRequest:
         """The request to send: transport-mapped, with AAuth headers, signed."""
-        url = dial_url(out.url, self._agent.transport_map)
+        base = out.base
         if out.purpose is Purpose.PS_METADATA:
-            return HttpRequest("GET", url, out.headers)
+            return base
         credential = self._current_credential()
-        headers = list(out.headers)
+        added: list[tuple[str, str]] = []
         if out.to_resource:
             kind, token = self._resource_credential(credential)
             session = self._store.session_token(self._resource)
             sent_session = False
-            if session is not None and not _has_field(headers, "authorization"):
+            if session is not None and not base.has_header("authorization"):
                 # AAuth -11 §"AAuth-Access": later calls send Authorization: AAuth <token>
-                headers.append(("Authorization", build_authorization(session)))
+                added.append(("Authorization", build_authorization(session)))
                 sent_session = True
-            if self._agent.capabilities and not _has_field(headers, "aauth-capabilities"):
-                headers.append(("AAuth-Capabilities", self._agent.capabilities_header))
+            if self._agent.capabilities and not base.has_header("aauth-capabilities"):
+                added.append(("AAuth-Capabilities", self._agent.capabilities_header))
             self._presented = (kind, sent_session)
         else:
             token = credential.token
         wait = self._limits.prefer_wait
-        if (
-            wait is not None
-            and out.purpose is not Purpose.CANCEL
-            and not _has_field(headers, "prefer")
-        ):
-            headers.append(("Prefer", build_prefer_wait(wait)))
-        request = HttpRequest(out.method, url, headers, out.body)
+        if wait is not None and out.purpose is not Purpose.CANCEL and not base.has_header("prefer"):
+            added.append(("Prefer", build_prefer_wait(wait)))
+        request = base.with_headers(added) if added else base
         return sign_request(
             request,
             credential.key,
