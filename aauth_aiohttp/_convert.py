@@ -65,7 +65,9 @@ async def to_aauth_request(request: ClientRequest) -> HttpRequest:
     :raises LocalError: the body cannot be signed (see :func:`request_body`).
     """
     body = await request_body(request)
-    headers = [(str(name), value) for name, value in request.headers.items() if name != _HOST]
+    headers = [
+        (str(name), value) for name, value in request.headers.items() if name.lower() != _HOST
+    ]
     return HttpRequest(request.method, str(request.url), headers, body)
 
 
