@@ -38,6 +38,8 @@ __all__ = [
 DEFAULT_MAX_HEADER_BYTES: Final = 65_536
 _READ_CHUNK: Final = 65_536
 _MAX_QUOTED: Final = 120
+_CLOSED_EARLY: Final = "the connection closed before a response arrived"
+_CLOSED_IN_BODY: Final = "the connection closed in the middle of the response body"
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 # framing and routing fields this module sets itself (RFC 9112 §3.2, §6, §9.6)
 _OWN_FIELDS: Final = frozenset({"host", "content-length", "transfer-encoding", "connection"})
@@ -189,10 +191,20 @@ async def _send(
 
 
 async def _next_event(
-    stream: trio.abc.Stream, connection: h11.Connection, timeout: float
+    stream: trio.abc.Stream, connection: h11.Connection, timeout: float, *, closed: str
 ) -> h11.Event | type[h11.PAUSED] | type[h11.NEED_DATA]:
+    """The next h11 event, reading as needed; ``closed`` is the reason given when the peer
+    closes the connection before the event is complete."""
+    ended = False
     while True:
-        event = connection.next_event()
+        try:
+            event = connection.next_event()
+        except h11.RemoteProtocolError:
+            if ended:  # h11's words for an early close are about its own state machine
+                raise TransportFailure(closed) from None
+            raise
+        if isinstance(event, h11.ConnectionClosed):
+            raise TransportFailure(closed)
         if event is not h11.NEED_DATA:
             return event
         try:
@@ -200,6 +212,7 @@ async def _next_event(
                 data = await stream.receive_some(_READ_CHUNK)
         except trio.TooSlowError:
             raise TransportFailure(f"no response data for {timeout:g} s") from None
+        ended = not data
         connection.receive_data(bytes(data))  # b"" is the end of the stream
 
 
@@ -221,11 +234,11 @@ async def _converse(
     events.append(h11.EndOfMessage())
     await _send(stream, connection, events, timeouts.write)
     while True:  # 1xx interim answers are skipped (RFC 9110 §15.2)
-        event = await _next_event(stream, connection, timeouts.read)
+        event = await _next_event(stream, connection, timeouts.read, closed=_CLOSED_EARLY)
         if isinstance(event, h11.Response):
             break
-        if not isinstance(event, h11.InformationalResponse):
-            raise TransportFailure("the connection closed before a response arrived")
+        if not isinstance(event, h11.InformationalResponse):  # PAUSED: cannot happen here
+            raise TransportFailure(_CLOSED_EARLY)
     status = event.status_code
     # field values as octets: latin-1 keeps every byte (RFC 9110 §5.5 obs-text)
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers.raw_items()]
@@ -233,7 +246,7 @@ async def _converse(
     chunks: list[bytes] = []
     size = 0
     while True:
-        event = await _next_event(stream, connection, timeouts.read)
+        event = await _next_event(stream, connection, timeouts.read, closed=_CLOSED_IN_BODY)
         if isinstance(event, h11.Data):
             chunks.append(bytes(event.data))
             size += len(event.data)
@@ -242,8 +255,8 @@ async def _converse(
                 return Exchange(HttpResponse(status, headers, body), truncated=True)
         elif isinstance(event, h11.EndOfMessage):
             return Exchange(HttpResponse(status, headers, b"".join(chunks)), truncated=False)
-        else:
-            raise TransportFailure("the connection closed in the middle of the response body")
+        else:  # PAUSED: cannot happen before EndOfMessage
+            raise TransportFailure(_CLOSED_IN_BODY)
 
 
 async def exchange(
@@ -259,7 +272,8 @@ async def exchange(
     :param timeouts: the bound of each step and of the whole exchange.
     :param body_limit: the most body bytes to read for a response of a given status.
     :param ssl_context: makes the TLS context for ``https`` URLs (system trust by default).
-    :param max_header_bytes: the largest response head accepted.
+    :param max_header_bytes: the largest response head accepted (h11 checks it while the head
+        is incomplete, so a head may exceed it by at most one read of 64 KiB).
     :raises TransportFailure: no usable answer.
     :raises LocalError: the request cannot be sent as given (not an http(s) URL, a field
         name or value HTTP/1.1 cannot carry).
