@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-import aauth.agent.flow as flow_module
+import aauth.agent.challenges as challenges_module
 from aauth.aauth_headers import (
     AgentTokenRequired,
     ApprovalPending,
@@ -39,7 +39,7 @@ from aauth.agent import (
     TransportError,
 )
 from aauth.http import HttpRequest, HttpResponse
-from aauth.interaction import InteractionCodeError
+from aauth.identifiers import InvalidIdentifierError
 from tests.test_agent_support import (
     AGENT_KEY,
     OTHER_KEY,
@@ -475,9 +475,9 @@ def test_interaction_code_the_user_url_builder_refuses(monkeypatch: pytest.Monke
     requirement = InteractionRequired(url="https://r.example/i", code="A1B2C3D4")
 
     def refuse(*args: object, **kwargs: object) -> str:
-        raise InteractionCodeError("refused for the test")
+        raise InvalidIdentifierError("refused for the test")
 
-    monkeypatch.setattr(flow_module, "interaction_user_url", refuse)
+    monkeypatch.setattr(challenges_module, "interaction_user_url", refuse)
     run = drive(make_agent(), [Step(Purpose.RESOURCE, deferred(PENDING_RES, requirement))])
     assert isinstance(run.error, ChallengeError) and "cannot be shown" in run.error.message
 
@@ -584,3 +584,19 @@ def test_expired_static_agent_token_fails_the_flow_at_once() -> None:
     assert flow.state is FlowState.FAILED
     assert isinstance(action.error, CredentialsError)  # type: ignore[union-attr]
     assert "expired" in str(action.error)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        'requirement=interaction;url="https://r.example/i";code="A B"',
+        'requirement=interaction;url="https://r.example/i";code=""',
+        'requirement=interaction;url="https://r.example/i";code=abc',
+        'requirement=interaction;url="https://r.example/i?x=1";code="UUUUUUUU"',
+        'requirement=interaction;code="UUUUUUUU"',
+    ],
+)
+def test_interaction_challenges_that_are_not_tolerated(header: str) -> None:
+    bad = response(202, [("Location", PENDING_RES), ("AAuth-Requirement", header)])
+    run = failed([Step(Purpose.RESOURCE, bad)])
+    assert isinstance(run.error, ChallengeError)

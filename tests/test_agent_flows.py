@@ -907,3 +907,21 @@ def test_the_same_question_asked_again_with_the_header_is_answered_again() -> No
     )
     assert answers == ["Which calendar?", "Which calendar?"]
     assert body_of(run.sent[2].request)["clarification_response"] == "answer 2"
+
+
+def test_a_non_crockford_interaction_code_is_tolerated_and_passed_verbatim() -> None:
+    # mockin 2.0.0 sends 8 random [A-Za-z0-9]; "U" is outside Crockford base32
+    header = 'requirement=interaction;url="https://ps.example/aauth/consent";code="Hk7UeZm8"'
+    first = response(202, [("Location", PENDING_RES), ("AAuth-Requirement", header)])
+    run = drive(
+        make_agent(callback_url="https://agent.example/cb"),
+        [Step(Purpose.RESOURCE, first), Step(Purpose.POLL, ok())],
+    )
+    prompt = next(a for a in run.actions if isinstance(a, PromptInteraction))
+    assert prompt.code == "Hk7UeZm8"
+    assert prompt.user_url == (
+        "https://ps.example/aauth/consent?code=Hk7UeZm8&callback=https%3A%2F%2Fagent.example%2Fcb"
+    )
+    plain = drive(make_agent(), [Step(Purpose.RESOURCE, first), Step(Purpose.POLL, ok())])
+    prompt = next(a for a in plain.actions if isinstance(a, PromptInteraction))
+    assert prompt.user_url == "https://ps.example/aauth/consent?code=Hk7UeZm8"

@@ -10,6 +10,7 @@ bodies (§"Error Response Format") and ``Signature-Error`` / ``Accept-Signature-
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 
@@ -17,6 +18,7 @@ from ..aauth_headers import Requirement, RequirementError, read_aauth_requiremen
 from ..errors import StructuredFieldError
 from ..headers_http import HeaderError, parse_retry_after
 from ..http import HttpResponse
+from ..interaction import InteractionCodeError, interaction_user_url
 from ..problems import Problem, ProblemFormatError, parse_problem
 from ..signature_headers import (
     SignatureErrorInfo,
@@ -46,6 +48,7 @@ __all__ = [
     "read_requirement",
     "read_signature_error",
     "retry_after",
+    "user_url",
 ]
 
 _decode = msgspec.json.Decoder().decode
@@ -64,6 +67,29 @@ def read_requirement(response: HttpResponse, *, dev: bool = False) -> Requiremen
         )
     except RequirementError as exc:
         raise ChallengeError(exc.message, code=exc.code, status=response.status) from None
+
+
+def user_url(url: str, code: str, *, callback: str | None, dev: bool) -> str:
+    """``{url}?code={code}[&callback=…]`` (AAuth -11 §"User Interaction"), also for a code
+    outside Crockford base32, which :func:`~aauth.aauth_headers.parse_aauth_requirement`
+    tolerates on input (mockin 2.0.0 sends 8 random ``[A-Za-z0-9]``): percent-encoded the same
+    way and passed on verbatim.
+
+    :raises InvalidIdentifierError: ``url`` or ``callback`` is not acceptable.
+    """
+    try:
+        return interaction_user_url(
+            url,
+            code,
+            callback=callback,
+            localhost_callback_allowed=True,
+            allow_insecure_loopback_for_development=dev,
+        )
+    except InteractionCodeError:
+        target = f"{url}?code={quote(code, safe='')}"
+        if callback is not None:
+            target += f"&callback={quote(callback, safe='')}"
+        return target
 
 
 def retry_after(response: HttpResponse, *, now: int, default: int) -> int:

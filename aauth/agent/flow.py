@@ -54,7 +54,6 @@ from ..components import ComponentId
 from ..errors import AAuthError, LocalError, RemoteError
 from ..headers_http import HeaderError, build_prefer_wait, freshness_lifetime
 from ..http import HttpRequest, HttpResponse
-from ..interaction import interaction_user_url
 from ..metadata import DWK_PERSON, MetadataError, PersonServerMetadata, parse_person_metadata
 from ..metadata import well_known_url as _well_known_url
 from ..signature_headers import SignatureErrorInfo
@@ -80,6 +79,7 @@ from .challenges import (
     read_requirement,
     read_signature_error,
     retry_after,
+    user_url,
 )
 from .checks import ResourceTokenFacts, check_auth_token, check_person_token, check_resource_token
 from .credentials import AgentCredential
@@ -562,12 +562,11 @@ class AgentFlow:
             if pending.prompted != shown:
                 pending.prompted = shown
                 try:
-                    user_url = interaction_user_url(
+                    shown_url = user_url(
                         requirement.url,
                         requirement.code,
                         callback=self._agent.callback_url,
-                        localhost_callback_allowed=True,
-                        allow_insecure_loopback_for_development=self._dev,
+                        dev=self._dev,
                     )
                 except RemoteError as exc:
                     raise ChallengeError(
@@ -575,7 +574,7 @@ class AgentFlow:
                     ) from None
                 return self._prompt(
                     PromptInteraction(
-                        url=requirement.url, code=requirement.code, user_url=user_url
+                        url=requirement.url, code=requirement.code, user_url=shown_url
                     ),
                     FlowState.AWAIT_INTERACTION,
                 )
