@@ -29,6 +29,7 @@ from aauth.agent import (
 from aauth.http import HttpRequest, HttpResponse
 
 MAX_BODY = 10 * 1024 * 1024  # the most bytes of a response body we read
+TIMEOUT = 30.0  # seconds any one socket operation may take
 
 
 def send(request: HttpRequest) -> HttpResponse:
@@ -36,7 +37,7 @@ def send(request: HttpRequest) -> HttpResponse:
     url = urlsplit(request.url)
     https = url.scheme == "https"
     connection_type = http.client.HTTPSConnection if https else http.client.HTTPConnection
-    connection = connection_type(url.netloc, timeout=30)  # bounds every socket operation
+    connection = connection_type(url.netloc, timeout=TIMEOUT)
     try:
         target = (url.path or "/") + (f"?{url.query}" if url.query else "")
         connection.putrequest(request.method, target, skip_accept_encoding=True)
