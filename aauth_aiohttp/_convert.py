@@ -77,10 +77,8 @@ def apply_signed_request(request: ClientRequest, signed: HttpRequest) -> None:
     its URL, and its URL when the agent's transport map changed it."""
     if signed.url != str(request.url):
         request.url = URL(signed.url, encoded=True)
-    headers: CIMultiDict[str] = CIMultiDict()
-    host = request.url.host_port_subcomponent
-    if host is not None:
-        headers["Host"] = host
+    # the engine sends absolute http(s) URLs only, which always have an authority
+    headers = CIMultiDict([("Host", request.url.host_port_subcomponent or "")])
     for name, value in signed.headers:
         headers.add(name, value)
     request.headers = headers

@@ -32,7 +32,6 @@ from aauth.agent import (
     ClarificationAnswered,
     ClarificationDeclined,
     Deliver,
-    Fail,
     InteractionStarted,
     PromptClarification,
     PromptInteraction,
@@ -142,7 +141,8 @@ class AAuthClientMiddleware:
         flow = self.agent.start(await to_aauth_request(request), now=self._now())
         action = flow.next(now=self._now())
         held: _Answer | None = None  # the last answer, released unless delivered
-        failure: BaseException | None = None
+        failure: BaseException | None = None  # why the last send got no answer
+        failed = Purpose.RESOURCE  # and which send that was
         try:
             while True:
                 event: Event
@@ -154,16 +154,8 @@ class AAuthClientMiddleware:
                         try:
                             held, response = await self._send(request, handler, action)
                         except _TRANSPORT_ERRORS as exc:
-                            failure = exc
+                            failure, failed = exc, action.purpose
                             event = TransportFailed(reason=transport_reason(exc))
-                            if action.purpose is Purpose.RESOURCE:
-                                action = flow.handle(event, now=self._now())
-                                if isinstance(action, Fail):
-                                    # the application's own request got no answer: raise what
-                                    # aiohttp raises, so the session may retry a stale pooled
-                                    # connection (running this middleware again) as usual
-                                    raise
-                                continue
                         else:
                             failure = None
                             event = ResponseReceived(response=response)
@@ -188,7 +180,13 @@ class AAuthClientMiddleware:
                             # rather than hand the application a truncated body
                             delivered.response.close()
                         return delivered.response
-                    case Fail(error=error):
+                    case _:  # Fail, the last member of the closed union
+                        error = action.error
+                        if failure is not None and failed is Purpose.RESOURCE:
+                            # the application's own request got no answer: raise what aiohttp
+                            # raises, so the session may retry a stale pooled connection
+                            # (running this middleware again) as it does without us
+                            raise failure
                         raise error from failure
                 action = flow.handle(event, now=self._now())
         finally:

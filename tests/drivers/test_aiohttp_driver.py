@@ -31,7 +31,6 @@ from aauth.agent import (
 )
 from aauth.errors import LocalError
 from aauth.http import HttpRequest, HttpResponse
-from aauth.keys import Ed25519Key
 from aauth_aiohttp import AAuthClientMiddleware
 from aauth_aiohttp._convert import read_body, to_aauth_request, transport_reason
 from tests.drivers.harness import (
@@ -479,10 +478,21 @@ async def test_oversized_token_answer() -> None:
 # ------------------------------------------------------------------ conversions
 
 
+async def _aiohttp_server(
+    answer: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> tuple[TestServer, Callable[[], Awaitable[None]]]:
+    """An aiohttp server on 127.0.0.1 answering every request with ``answer``."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return server, server.close
+
+
 async def _chunked_server(
     body: bytes, status: int = 202
 ) -> tuple[TestServer, Callable[[], Awaitable[None]]]:
-    """An aiohttp server on 127.0.0.1 answering every request with a chunked ``body``."""
+    """A server answering every request with a chunked ``body``."""
 
     async def answer(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(status=status)
@@ -493,11 +503,17 @@ async def _chunked_server(
         await response.write_eof()
         return response
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", answer)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    return server, server.close
+    return await _aiohttp_server(answer)
+
+
+def _loopback_agent(**limits: int) -> Agent:
+    """An agent for a resource on an ``http://127.0.0.1`` origin (development mode)."""
+    world = make_world(start=int(time.time()))
+    return Agent(
+        StaticAgentCredentials(world.agent_key, world.agent_token()),
+        limits=AgentLimits(**limits),
+        allow_insecure_loopback_for_development=True,
+    )
 
 
 async def test_read_body_chunked() -> None:
@@ -522,12 +538,7 @@ async def test_oversized_deliverable_is_closed() -> None:
     """A deliverable ``202`` whose body the engine cut at its limit: the application gets the
     response closed, so reading fails instead of returning a truncated body."""
     server, close = await _chunked_server(b"b" * 5000)
-    key, token = _agent_for()
-    agent = Agent(
-        StaticAgentCredentials(key, token),
-        limits=AgentLimits(max_response_body=1024),
-        allow_insecure_loopback_for_development=True,
-    )
+    agent = _loopback_agent(max_response_body=1024)
     try:
         async with aiohttp.ClientSession(
             middlewares=(_middleware(agent),), timeout=_timeout()
@@ -540,9 +551,28 @@ async def test_oversized_deliverable_is_closed() -> None:
         await close()
 
 
-def _agent_for() -> tuple[Ed25519Key, str]:
-    world = make_world(start=int(time.time()))
-    return world.agent_key, world.agent_token()
+async def test_body_cut_short() -> None:
+    """The connection closes in the middle of a body the engine reads: the application gets
+    aiohttp's payload error (its own request failed), and the response is closed."""
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=202)
+        response.content_length = 1000
+        await response.prepare(request)
+        await response.write(b"x" * 10)
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    server, close = await _aiohttp_server(answer)
+    try:
+        async with aiohttp.ClientSession(
+            middlewares=(_middleware(_loopback_agent()),), timeout=_timeout()
+        ) as session:
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await session.get(server.make_url("/"))
+    finally:
+        await close()
 
 
 async def test_to_aauth_request_drops_host() -> None:
