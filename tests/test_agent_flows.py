@@ -925,3 +925,16 @@ def test_a_non_crockford_interaction_code_is_tolerated_and_passed_verbatim() -> 
     plain = drive(make_agent(), [Step(Purpose.RESOURCE, first), Step(Purpose.POLL, ok())])
     prompt = next(a for a in plain.actions if isinstance(a, PromptInteraction))
     assert prompt.user_url == "https://ps.example/aauth/consent?code=Hk7UeZm8"
+
+
+def test_a_poll_of_the_resource_needs_the_body_of_polling_errors_only() -> None:
+    flow = make_agent().start(HttpRequest("GET", API_URL), now=T0)
+    flow.next(now=T0)
+    poll = flow.handle(ResponseReceived(response=deferred(PENDING_RES, ApprovalPending())), now=T0)
+    assert isinstance(poll, SendRequest) and poll.purpose is Purpose.POLL and poll.deliverable
+    assert [s for s in (200, 202, 401, 403, 404, 408, 410, 500) if poll.needs_body(s)] == [
+        202,
+        403,
+        408,
+        410,
+    ]

@@ -28,6 +28,8 @@ __all__ = [
 
 #: AAuth -11 §"Deferred Responses": the status of a pending answer.
 DEFERRED_STATUS: Final = 202
+#: AAuth -11 §"Polling Error Codes" read from a pending URL's problem body.
+_POLL_ERROR_STATUSES: Final = frozenset({403, 408, 410})
 
 
 class Purpose(StrEnum):
@@ -73,10 +75,13 @@ class SendRequest:
         """Whether the engine reads the body of an answer with ``status``.
 
         Always for Person Server answers (tokens, problems, metadata); for a deliverable answer
-        only on ``202`` (a clarification question travels in the body), so a driver can hand
-        the application a streamed ``200`` untouched.
+        only on ``202`` (a clarification question travels in the body) and, on a poll of the
+        resource's pending URL, on ``403``/``408``/``410`` (the polling error code is in the
+        problem body). So a driver can hand the application a streamed ``200`` untouched.
         """
-        return not self.deliverable or status == DEFERRED_STATUS
+        if not self.deliverable or status == DEFERRED_STATUS:
+            return True
+        return self.purpose is Purpose.POLL and status in _POLL_ERROR_STATUSES
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
