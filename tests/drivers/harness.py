@@ -24,9 +24,10 @@ Interface (stable; other driver tests import it): :class:`HarnessResponse`,
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, contextmanager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, TypeVar
 
@@ -39,7 +40,8 @@ from aauth.agent import (
     PromptInteraction,
     StaticAgentCredentials,
 )
-from tests.fakes import FakeWorld, Handler, TransportMap, make_world, serve_many
+from tests.fakes import FakeWorld, Handler, ServedFake, TransportMap, make_world, serve
+from tests.fakes import server as _fake_server
 
 __all__ = [
     "CALL_TIMEOUT",
@@ -172,6 +174,31 @@ class LiveWorld:
         return agent
 
 
+# The fakes' server writes the head and the body of an answer in two sends; with Nagle's
+# algorithm on, the body waits for the client's delayed ACK (~40 ms per exchange on Linux).
+# Real servers set TCP_NODELAY; so do the served fakes here (to move into tests/fakes/server.py).
+_fake_server._RequestHandler.disable_nagle_algorithm = True
+
+
+def _close_all(servers: list[AbstractContextManager[ServedFake]]) -> None:
+    """Leave every ``serve()`` context at once (each waits up to a poll interval to stop)."""
+    errors: list[BaseException] = []
+
+    def close(server: AbstractContextManager[ServedFake]) -> None:
+        try:
+            server.__exit__(None, None, None)
+        except BaseException as exc:  # re-raised below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=close, args=(server,)) for server in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
 @contextmanager
 def live_world(
     *,
@@ -190,8 +217,17 @@ def live_world(
     handlers: dict[str, Handler] = dict(world.handlers)
     for identifier, wrapper in (wrap or {}).items():
         handlers[identifier] = wrapper(handlers[identifier])
-    with serve_many(handlers, time.time) as transport_map:
+    servers: list[AbstractContextManager[ServedFake]] = []
+    transport_map = TransportMap()
+    try:
+        for identifier, handler in handlers.items():
+            server = serve(handler, time.time)
+            served = server.__enter__()
+            servers.append(server)
+            transport_map.add(identifier, served.origin)
         yield LiveWorld(world=world, transport_map=transport_map)
+    finally:
+        _close_all(servers)
 
 
 _T = TypeVar("_T")
