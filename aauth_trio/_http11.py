@@ -13,6 +13,8 @@ carries the URL (pending URLs are capabilities, AAuth -11 §"Deferred Responses"
 
 from __future__ import annotations
 
+import os
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -154,10 +156,6 @@ async def _connect(
             return stream
     except trio.TooSlowError:
         raise TransportFailure(f"connect timed out after {timeouts.connect:g} s") from None
-    except ssl.SSLError as exc:  # before OSError: SSLError is one
-        raise TransportFailure(
-            f"TLS handshake failed: {exc.reason or type(exc).__name__}"
-        ) from None
     except (OSError, trio.BrokenResourceError) as exc:
         raise TransportFailure(f"connect failed: {_describe(exc)}") from None
 
@@ -168,14 +166,20 @@ def _bounded(exc: h11.RemoteProtocolError) -> str:
     return text if len(text) <= _MAX_QUOTED else text[:_MAX_QUOTED] + "…"
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
+def _describe(exc: BaseException, depth: int = 0) -> str:
+    """A short reason for a socket or TLS failure, without the address (trio's own messages
+    name host and port)."""
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {exc.reason or type(exc).__name__}"
+    if isinstance(exc, socket.gaierror) and exc.strerror:
         return exc.strerror
-    cause = exc.__cause__
-    if isinstance(cause, ssl.SSLError):
-        return f"TLS error: {cause.reason or type(cause).__name__}"
-    if isinstance(cause, OSError) and cause.strerror:
-        return cause.strerror
+    if isinstance(exc, OSError) and isinstance(exc.errno, int) and exc.errno > 0:
+        return os.strerror(exc.errno)
+    inner = exc.__cause__
+    if isinstance(inner, BaseExceptionGroup) and inner.exceptions:
+        inner = inner.exceptions[0]  # trio's open_tcp_stream: one error per address tried
+    if inner is not None and depth < 3:
+        return _describe(inner, depth + 1)
     return type(exc).__name__
 
 
