@@ -18,6 +18,14 @@ and the AAuth vocabulary (:mod:`aauth.identifiers`, :mod:`aauth.metadata`,
 from __future__ import annotations
 
 from . import sfv
+from .agent import (
+    Agent,
+    AgentError,
+    AgentLimits,
+    RefreshingAgentCredentials,
+    SelfSignedAgentCredentials,
+    StaticAgentCredentials,
+)
 from .components import ComponentId, signature_base
 from .digest import content_digest, verify_content_digest
 from .errors import (
@@ -69,6 +77,16 @@ from .signing import (
     sign_request,
     verify_request,
 )
+from .tokens import (
+    TokenError,
+    check_key_binding,
+    create_resource_token,
+    validate_agent_token,
+    validate_auth_token,
+    validate_person_token,
+    validate_resource_token,
+    verify_token,
+)
 
 __version__ = "0.1.0"
 
@@ -78,6 +96,9 @@ __all__ = [
     "SIGNATURE_ERROR_CODES",
     "SUPPORTED_ALGS",
     "AAuthError",
+    "Agent",
+    "AgentError",
+    "AgentLimits",
     "ComponentId",
     "EcP256Key",
     "EcP256PublicKey",
@@ -94,17 +115,23 @@ __all__ = [
     "LocalError",
     "PrivateKey",
     "PublicKey",
+    "RefreshingAgentCredentials",
     "RemoteError",
+    "SelfSignedAgentCredentials",
     "SignatureError",
     "SignatureErrorInfo",
+    "StaticAgentCredentials",
     "StructuredFieldError",
+    "TokenError",
     "VerifiedRequest",
     "VerifiedSignature",
     "build_accept_signature_alg",
     "build_accept_signature_scheme",
     "build_signature_error",
     "build_signature_key",
+    "check_key_binding",
     "content_digest",
+    "create_resource_token",
     "decode_jwt",
     "decode_jwt_unverified",
     "encode_jws",
@@ -124,8 +151,13 @@ __all__ = [
     "signature_base",
     "signature_error_headers",
     "signature_key_member",
+    "validate_agent_token",
+    "validate_auth_token",
+    "validate_person_token",
+    "validate_resource_token",
     "verify_content_digest",
     "verify_jwt",
     "verify_message",
     "verify_request",
+    "verify_token",
 ]
