@@ -171,7 +171,7 @@ class VerifiedRequest(_TokenSource):
         _set_token_claims(self, {} if token_claims is _NEW_DICT else token_claims)
         _set_source(self, None)
 
-    if not TYPE_CHECKING:  # (hidden from type checkers: it would make every name valid)
+    if not TYPE_CHECKING:  # pragma: no branch - hidden from type checkers (any name would do)
 
         def __getattr__(self, name: str) -> Any:
             # Reached only for a field that `_verified` left empty, on its first access.
@@ -369,9 +369,8 @@ def sign_request(
 def _choose_label(labels: Sequence[str], signature_key_text: str, max_length: int) -> str:
     """AAuth -11 leaves open which label to verify (digest [AMBIG-22]). Our reading: the
     only label of ``Signature-Input``; with several, the only one that also has a
-    ``Signature-Key`` member; anything else is ambiguous and refused."""
-    if len(labels) == 1:
-        return labels[0]
+    ``Signature-Key`` member; anything else is ambiguous and refused. (The caller takes a
+    sole label itself.)"""
     keyed = [
         label
         for label in labels
