@@ -39,6 +39,8 @@ from aauth.agent import (
 from aauth.errors import LocalError
 
 from ._convert import (
+    BodyTooLarge,
+    CappedBody,
     cap_async_body,
     cap_sync_body,
     same_origin,
@@ -64,7 +66,7 @@ ClarificationCallback: TypeAlias = Callable[
     [PromptClarification], "Awaitable[str | None] | str | None"
 ]
 Clock: TypeAlias = Callable[[], float]
-_Cap: TypeAlias = Callable[[httpx.Response, int, str], None]
+_Cap: TypeAlias = Callable[[httpx.Response, int], "CappedBody | None"]
 
 #: Extensions of the application's request that also apply to the engine's own requests.
 _SHARED_EXTENSIONS: Final = ("timeout",)
@@ -110,6 +112,7 @@ class _Run:
         self.sent: httpx.Request | None = None
         self._previous: tuple[httpx.Response, SendRequest] | None = None
         self._delivered: object = None
+        self._capped: CappedBody | None = None
 
     def now(self) -> int:
         return int(self._clock())
@@ -126,8 +129,9 @@ class _Run:
         if previous is not None:
             # httpx reads the previous answer into the flow's history: capped as well
             response, asked = previous
-            self._cap(response, asked.max_body, str(asked.purpose))
+            self._cap(response, asked.max_body)
             self._previous = None
+        self._capped = None
         extensions: Mapping[str, Any] = (
             self._resource_extensions
             if action.purpose is Purpose.RESOURCE
@@ -149,7 +153,7 @@ class _Run:
 
     def cap(self, action: SendRequest, response: httpx.Response) -> None:
         """Cap the body of the answer to ``action`` before the driver reads it."""
-        self._cap(response, action.max_body, str(action.purpose))
+        self._capped = self._cap(response, action.max_body)
 
     def answered(self, action: SendRequest, response: httpx.Response, body: bytes) -> Action:
         """Report the answer to ``action``; returns the next action."""
@@ -163,6 +167,12 @@ class _Run:
         application the response its auth flow saw last."""
         if action.response is not self._delivered:
             raise LocalError("the engine delivered a response the driver did not receive")
+        capped = self._capped
+        if capped is not None and capped.truncated:
+            raise BodyTooLarge(
+                f"the resource's {action.response.status} answer is larger than the "
+                f"{capped.limit} bytes the engine reads, and was cut"
+            )
 
 
 def _clarified(answer: object) -> Event:
@@ -199,12 +209,18 @@ class AAuth(httpx.Auth):
     :param clock: Unix time in seconds (``time.time``).
 
     Answers the engine does not need to read (a ``200`` from the resource …) reach the
-    application unread, so ``client.stream(...)`` and ``iter_bytes()`` stream as usual. Token
-    and metadata answers are read, capped at the agent's ``max_response_body``. Waits use
-    ``time.sleep`` with a ``Client`` and ``anyio.sleep`` with an ``AsyncClient`` (asyncio or
-    trio). Build clients with ``follow_redirects=False`` (httpx's default): a followed redirect
-    to another origin raises :class:`RedirectRefused`. Network errors surface as httpx's own
-    exceptions (httpx does not report send failures to an auth flow).
+    application unread, so ``client.stream(...)`` and ``iter_bytes()`` stream as usual. Answers
+    the engine reads (Person Server answers, ``202`` bodies) are read up to the agent's
+    ``max_response_body`` + 1 bytes, so the engine reports an oversized one; a delivered answer
+    cut that way raises :class:`BodyTooLarge`. Waits use ``time.sleep`` with a ``Client`` and
+    ``anyio.sleep`` with an ``AsyncClient`` (asyncio or trio).
+
+    httpx specifics: every request of a flow counts against the client's ``max_redirects``
+    (default 20; a long poll needs ``max_redirects=agent.limits.max_steps``) and its answer is
+    kept in ``response.history`` (bodies cut as above). Keep ``follow_redirects=False``
+    (httpx's default): a followed redirect to another origin raises :class:`RedirectRefused`.
+    Network errors surface as httpx's own exceptions (httpx does not report send failures to an
+    auth flow).
     """
 
     def __init__(

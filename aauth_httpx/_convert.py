@@ -18,6 +18,7 @@ from aauth.http import HttpRequest, HttpResponse
 
 __all__ = [
     "BodyTooLarge",
+    "CappedBody",
     "cap_async_body",
     "cap_sync_body",
     "same_origin",
@@ -32,8 +33,9 @@ _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 
 class BodyTooLarge(TransportError):
-    """An answer the engine reads (or httpx keeps in a flow's history) has a body larger than
-    the engine's ``max_body``: the driver stops reading it. ``retryable`` is false."""
+    """The engine delivered an answer whose body it had read and the driver had cut at the
+    engine's ``max_body`` (a ``202`` …): the application would otherwise get a truncated
+    body. ``retryable`` is false."""
 
 
 def to_aauth_request(request: httpx.Request) -> HttpRequest:
@@ -74,41 +76,52 @@ def same_origin(first: httpx.URL, second: httpx.URL) -> bool:
     return _origin(first) == _origin(second)
 
 
-def _too_large(limit: int, what: str) -> BodyTooLarge:
-    return BodyTooLarge(f"the {what} answer's body is larger than {limit} bytes")
+class CappedBody:
+    """Reads at most ``limit + 1`` bytes of a body, then stops (``truncated``: the body is
+    larger than ``limit``, enough for the engine to report it with that request's error)."""
+
+    truncated: bool = False
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._left = limit + 1
+
+    def _take(self, chunk: bytes) -> bytes:
+        kept = chunk[: self._left]
+        self._left -= len(kept)
+        self.truncated = self._left == 0
+        return kept
 
 
-class _CappedSyncStream(httpx.SyncByteStream):
-    def __init__(self, inner: httpx.SyncByteStream, limit: int, what: str) -> None:
+class _CappedSyncStream(httpx.SyncByteStream, CappedBody):
+    def __init__(self, inner: httpx.SyncByteStream, limit: int) -> None:
+        CappedBody.__init__(self, limit)
         self._inner = inner
-        self._limit = limit
-        self._what = what
 
     def __iter__(self) -> Iterator[bytes]:
-        total = 0
         for chunk in self._inner:
-            total += len(chunk)
-            if total > self._limit:
-                raise _too_large(self._limit, self._what)
-            yield chunk
+            kept = self._take(chunk)
+            if kept:
+                yield kept
+            if self.truncated:
+                return
 
     def close(self) -> None:
         self._inner.close()
 
 
-class _CappedAsyncStream(httpx.AsyncByteStream):
-    def __init__(self, inner: httpx.AsyncByteStream, limit: int, what: str) -> None:
+class _CappedAsyncStream(httpx.AsyncByteStream, CappedBody):
+    def __init__(self, inner: httpx.AsyncByteStream, limit: int) -> None:
+        CappedBody.__init__(self, limit)
         self._inner = inner
-        self._limit = limit
-        self._what = what
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        total = 0
         async for chunk in self._inner:
-            total += len(chunk)
-            if total > self._limit:
-                raise _too_large(self._limit, self._what)
-            yield chunk
+            kept = self._take(chunk)
+            if kept:
+                yield kept
+            if self.truncated:
+                return
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -118,16 +131,22 @@ def _unread(response: httpx.Response) -> bool:
     return not response.is_stream_consumed and not response.is_closed
 
 
-def cap_sync_body(response: httpx.Response, limit: int, what: str) -> None:
-    """Make reading ``response``'s raw body raise :class:`BodyTooLarge` past ``limit`` bytes
-    (whoever reads it: the driver, or httpx keeping the answer in a flow's history)."""
+def cap_sync_body(response: httpx.Response, limit: int) -> CappedBody | None:
+    """Make whoever reads ``response``'s body (the driver for the engine, or httpx keeping
+    the answer in a flow's history) stop after ``limit + 1`` bytes. ``None``: already read."""
     stream = response.stream
     if _unread(response) and isinstance(stream, httpx.SyncByteStream):
-        response.stream = _CappedSyncStream(stream, limit, what)
+        capped = _CappedSyncStream(stream, limit)
+        response.stream = capped
+        return capped
+    return None
 
 
-def cap_async_body(response: httpx.Response, limit: int, what: str) -> None:
+def cap_async_body(response: httpx.Response, limit: int) -> CappedBody | None:
     """:func:`cap_sync_body` for an ``AsyncClient`` response."""
     stream = response.stream
     if _unread(response) and isinstance(stream, httpx.AsyncByteStream):
-        response.stream = _CappedAsyncStream(stream, limit, what)
+        capped = _CappedAsyncStream(stream, limit)
+        response.stream = capped
+        return capped
+    return None

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -24,6 +25,7 @@ from aauth.agent import (
     PromptInteraction,
     SignatureRejectedError,
     StaticAgentCredentials,
+    TokenEndpointError,
 )
 from aauth.errors import LocalError
 from aauth.http import HttpRequest, HttpResponse
@@ -265,6 +267,21 @@ async def test_async_flow_requests_are_not_re_entered(anyio_backend: str) -> Non
         assert len(second.history) == 0  # the person token was cached
 
 
+def test_httpx_counts_a_flows_requests_against_max_redirects() -> None:
+    # httpx keeps every answer of one auth flow in a history bounded by max_redirects
+    # (default 20): a long poll needs a client with max_redirects >= the agent's max_steps
+    with live_world() as live:
+        ps = live.world.person_server
+        ps.person_token_defer = Defer.APPROVAL
+        ps.approval_polls = 25
+        with pytest.raises(httpx.TooManyRedirects):
+            sync_get(AAuth(live.agent()), live.url("/person"))
+        agent = live.agent()
+        response = sync_get(AAuth(agent), live.url("/person"), max_redirects=agent.limits.max_steps)
+        assert response.status_code == 200
+        assert len(response.history) == 3 + 25
+
+
 def test_a_streamed_request_body_is_read_and_signed() -> None:
     def chunks() -> Iterator[bytes]:
         yield b"part one, "
@@ -278,6 +295,21 @@ def test_a_streamed_request_body_is_read_and_signed() -> None:
         seen = live.world.resource.requests[-1]
         assert seen.header("transfer-encoding") is None
         assert seen.header("content-length") == str(len(b"part one, part two"))
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_call_stops_its_sleep(anyio_backend: str) -> None:
+    with live_world() as live:
+        ps = live.world.person_server
+        ps.person_token_defer = Defer.APPROVAL
+        ps.retry_after = 30
+        async with async_client(AAuth(live.agent())) as client:
+            started = time.monotonic()
+            with anyio.move_on_after(0.5) as scope:
+                await client.get(live.url("/person"))
+        assert scope.cancelled_caught
+        assert time.monotonic() - started < 3
+        assert ps.last_pending.polls == 0
 
 
 # ------------------------------------------------------------------ callbacks
@@ -447,39 +479,68 @@ def _huge_challenge(handle: Handler) -> Handler:
     return handler
 
 
+def _plain_202(size: int) -> Callable[[Handler], Handler]:
+    """``/agent/job`` answers a plain ``202`` (no AAuth requirement) with a ``size`` body."""
+
+    def wrap(handle: Handler) -> Handler:
+        def handler(request: HttpRequest, now: int) -> HttpResponse:
+            answer = handle(request, now)
+            if answer.status == 200 and request.url.endswith("/agent/job"):
+                return HttpResponse(202, [("Content-Type", "text/plain")], b"j" * size)
+            return answer
+
+        return handler
+
+    return wrap
+
+
+LIMITS = AgentLimits(max_response_body=1024)
+
+
 def test_token_answers_are_read_up_to_max_response_body() -> None:
-    limits = AgentLimits(max_response_body=1024)
+    # the driver stops after max_body + 1 bytes; the engine reports the oversized answer
     with (
         live_world(wrap={PS: _huge_ps_answer}) as live,
-        pytest.raises(BodyTooLarge, match="person_token answer's body is larger"),
+        pytest.raises(TokenEndpointError, match="larger than 1024 bytes"),
     ):
-        sync_get(AAuth(live.agent(limits=limits)), live.url("/person"))
+        sync_get(AAuth(live.agent(limits=LIMITS)), live.url("/person"))
 
 
 def test_challenge_bodies_kept_in_the_history_are_capped_too() -> None:
-    limits = AgentLimits(max_response_body=1024)
     with live_world(wrap={RESOURCE: _huge_challenge}) as live:
-        with pytest.raises(BodyTooLarge, match="resource answer's body is larger"):
-            sync_get(AAuth(live.agent(limits=limits)), live.url("/person"))
-        # within the cap, the challenge body is kept in the history as httpx does
-        response = sync_get(AAuth(live.agent()), live.url("/person"))
+        response = sync_get(AAuth(live.agent(limits=LIMITS)), live.url("/person"))
         assert response.status_code == 200
-        assert response.history[0].content == b"x" * 5000
+        # httpx reads every answer a flow continues past into the history: cut at 1025 bytes
+        assert response.history[0].content == b"x" * 1025
+        whole = sync_get(AAuth(live.agent()), live.url("/person"))
+        assert whole.history[0].content == b"x" * 5000
+
+
+def test_a_delivered_answer_the_engine_read_is_whole_or_refused() -> None:
+    with live_world(wrap={RESOURCE: _plain_202(1024)}) as live:
+        response = sync_get(AAuth(live.agent(limits=LIMITS)), live.url("/agent/job"))
+        assert response.status_code == 202 and response.content == b"j" * 1024
+    with (
+        live_world(wrap={RESOURCE: _plain_202(1025)}) as live,
+        pytest.raises(BodyTooLarge, match="202 answer is larger than the 1024 bytes"),
+    ):
+        sync_get(AAuth(live.agent(limits=LIMITS)), live.url("/agent/job"))
 
 
 @pytest.mark.anyio
 async def test_body_caps_async(anyio_backend: str) -> None:
-    limits = AgentLimits(max_response_body=1024)
     with live_world(wrap={PS: _huge_ps_answer}) as live:
-        auth = AAuth(live.agent(limits=limits))
-        async with async_client(auth) as client:
-            with pytest.raises(BodyTooLarge):
+        async with async_client(AAuth(live.agent(limits=LIMITS))) as client:
+            with pytest.raises(TokenEndpointError, match="larger than 1024 bytes"):
                 await client.get(live.url("/person"))
     with live_world(wrap={RESOURCE: _huge_challenge}) as live:
-        auth = AAuth(live.agent(limits=limits))
-        async with async_client(auth) as client:
+        async with async_client(AAuth(live.agent(limits=LIMITS))) as client:
+            response = await client.get(live.url("/person"))
+        assert response.history[0].content == b"x" * 1025
+    with live_world(wrap={RESOURCE: _plain_202(5000)}) as live:
+        async with async_client(AAuth(live.agent(limits=LIMITS))) as client:
             with pytest.raises(BodyTooLarge):
-                await client.get(live.url("/person"))
+                await client.get(live.url("/agent/job"))
 
 
 # ------------------------------------------------------------------ construction
