@@ -41,7 +41,6 @@ from aauth.agent import (
     StaticAgentCredentials,
 )
 from tests.fakes import FakeWorld, Handler, ServedFake, TransportMap, make_world, serve
-from tests.fakes import server as _fake_server
 
 __all__ = [
     "CALL_TIMEOUT",
@@ -172,12 +171,6 @@ class LiveWorld:
         )
         self.agents.append(agent)
         return agent
-
-
-# The fakes' server writes the head and the body of an answer in two sends; with Nagle's
-# algorithm on, the body waits for the client's delayed ACK (~40 ms per exchange on Linux).
-# Real servers set TCP_NODELAY; so do the served fakes here (to move into tests/fakes/server.py).
-_fake_server._RequestHandler.disable_nagle_algorithm = True
 
 
 def _close_all(servers: list[AbstractContextManager[ServedFake]]) -> None:

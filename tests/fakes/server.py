@@ -84,6 +84,9 @@ class _Server(ThreadingHTTPServer):
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real servers
     timeout = CONNECTION_TIMEOUT
+    # The head and the body of an answer go out in two sends; with Nagle's algorithm the body
+    # waits for the client's delayed ACK (~40 ms per exchange). Real servers set TCP_NODELAY.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: object) -> None:
