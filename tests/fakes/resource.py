@@ -226,6 +226,10 @@ class FakeResource:
       ``signature_window`` (60), ``access_mode`` (metadata; default ``auth-token``),
       ``additional_signature_components`` (metadata; default none).
 
+    ``emit_legacy_person_token_jti`` (keyword, default ``False``): resource tokens also carry
+    the pre--11 ``person_token_jti`` next to ``presented_jti`` (for a PS that reads only the
+    old name: ``@hellocoop/mockin`` 2.0.0 requires it).
+
     Records: ``log`` (every request, time and answer), ``calls`` (app runs),
     ``resource_tokens`` issued, ``sessions``, ``pending``.
     """
@@ -239,8 +243,10 @@ class FakeResource:
         seed: int = 0,
         kid: str = "resource-key-1",
         routes: dict[str, Route] | None = None,
+        emit_legacy_person_token_jti: bool = False,
     ) -> None:
         self.issuer = issuer
+        self.emit_legacy_person_token_jti = emit_legacy_person_token_jti
         self.kid = kid
         self.key = seeded_key(f"resource:{issuer}", seed)
         self.agent_providers = trust_map(agent_providers)
@@ -510,6 +516,7 @@ class FakeResource:
             scope=route.scope,
             person_token=person,
             lifetime=self.resource_token_lifetime,
+            emit_legacy_person_token_jti=self.emit_legacy_person_token_jti,
         )
         self.resource_tokens.append(resource_token)
         requirement = AuthTokenRequired(resource_token=resource_token)
