@@ -755,9 +755,13 @@ def _planned_base(message: HttpRequest, plan: _Plan, signature_params: str) -> b
     lines: list[str] = []
     for kind, component in plan:
         if kind == _FIELD:
-            value = _checked(component, _plain_value(component, index.get(component.name, ())))
+            value = _plain_value(component, index.get(component.name, ()))
+            if value not in _CLEAN_VALUES:
+                _checked(component, value)
         elif kind == _METHOD:
-            value = _checked(component, message.method)
+            value = message.method
+            if value not in _CLEAN_VALUES:
+                _checked(component, value)
         else:
             if url is None:
                 url = _url_of(message.url)

@@ -335,8 +335,11 @@ def check_time_claims(
     ``invalid_jwt`` for a missing ``exp`` (when required), a non-integer time claim, or an
     ``iat``/``nbf`` in the future.
     """
-    # RFC 7519 §4.1.4-6, with leeway.
-    exp = _numeric_date(claims, "exp")
+    # RFC 7519 §4.1.4-6, with leeway. (An int is taken as it is; anything else, including
+    # an absent claim, is decided by _numeric_date.)
+    exp = claims.get("exp")
+    if type(exp) is not int:
+        exp = _numeric_date(claims, "exp")
     if exp is None:
         if require_exp:
             raise JoseError("JWT has no 'exp'")
@@ -346,10 +349,14 @@ def check_time_claims(
             code="expired_jwt",
             retryable=True,
         )
-    iat = _numeric_date(claims, "iat")
+    iat = claims.get("iat")
+    if type(iat) is not int:
+        iat = _numeric_date(claims, "iat")
     if iat is not None and iat > now + leeway:
         raise JoseError(f"JWT 'iat' {iat} is in the future (now {now}, leeway {leeway} s)")
-    nbf = _numeric_date(claims, "nbf")
+    nbf = claims.get("nbf")
+    if type(nbf) is not int:
+        nbf = _numeric_date(claims, "nbf")
     if nbf is not None and nbf > now + leeway:
         raise JoseError(f"JWT is not valid before {nbf} (now {now}, leeway {leeway} s)")
 

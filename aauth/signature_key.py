@@ -261,7 +261,8 @@ def signature_key_member(
     signature-key-08 §3: the same-named member MUST exist; an unknown scheme on the selected
     member gives ``unsupported_scheme``; members for other labels are not examined.
     """
-    _check_length(text, max_length)
+    if len(text) > max_length:
+        _check_length(text, max_length)
     found: SignatureKeyMember | None = None
     for member_label, member in _parse_cached(text):
         if member_label == label:

@@ -260,8 +260,9 @@ def _verified(
 # --------------------------------------------------------------------------------- signing
 
 
-def _has_aauth_authorization(request: HttpRequest) -> bool:
-    authorization = request.header("authorization")
+def _has_aauth_authorization(index: Mapping[str, tuple[str, ...]]) -> bool:
+    """Whether a request (its header index) carries ``Authorization: AAuth ...``."""
+    authorization = combined_value(index.get("authorization"))
     return authorization is not None and authorization[:6].lower() == "aauth "
 
 
@@ -283,7 +284,8 @@ _DEFAULT_COMPONENTS: Final = {
 
 
 def _default_components(request: HttpRequest) -> tuple[str, ...]:
-    return _DEFAULT_COMPONENTS[bool(request.body), _has_aauth_authorization(request)]
+    index = request._header_index()
+    return _DEFAULT_COMPONENTS[bool(request.body), _has_aauth_authorization(index)]
 
 
 @lru_cache(maxsize=256)
@@ -340,7 +342,7 @@ def sign_request(
     covered = tuple(components) if components is not None else _default_components(request)
     if "signature-key" not in covered:
         raise LocalError("an AAuth signature must cover signature-key (signature-key-08 §3)")
-    if request.has_header("signature-key"):
+    if "signature-key" in request._header_index():
         raise LocalError("the request already has a Signature-Key header")
     added: tuple[tuple[str, str], ...] = ()
     if "content-digest" in covered:
@@ -629,7 +631,7 @@ def verify_request(
     required = tuple(required_components)
     if require_body_digest and request.body:
         required += tuple([c for c in BODY_COMPONENTS if c not in required])
-    if _has_aauth_authorization(request):
+    if _has_aauth_authorization(index):
         required += ("authorization",)
     covered = _covered(parsed_input.components, required)
 
