@@ -42,7 +42,7 @@ from urllib.parse import quote, unquote_plus
 
 from . import sfv
 from .errors import LocalError, SignatureError, StructuredFieldError
-from .http import HttpRequest, HttpResponse
+from .http import Headers, HttpRequest, HttpResponse
 
 __all__ = [
     "DERIVED_COMPONENTS",
@@ -695,11 +695,15 @@ def _base(  # noqa: PLR0917 - internal
     related_trailers: Trailers | None,
     request_target: str | None,
     sf_types: Mapping[str, SfType],
+    extra: Headers = (),
 ) -> bytes:
+    """The signature base of ``message`` with the header lines ``extra`` appended."""
     if related_request is None and type(message) is HttpRequest:
         plan = _plan(components)
         if plan is not None:
-            return _planned_base(message, plan, signature_params)
+            return _planned_base(message, message._index_with(extra), plan, signature_params)
+    if extra:
+        message = message._appended(extra)
     view, related = _views(message, related_request, trailers, related_trailers, request_target)
     return _assemble(
         [f"{c.serialized}: {_value(c, view, related, sf_types)}" for c in components],
@@ -747,10 +751,11 @@ def _plan(components: Sequence[ComponentId]) -> _Plan | None:
     return plan
 
 
-def _planned_base(message: HttpRequest, plan: _Plan, signature_params: str) -> bytes:
-    """:func:`_base` for a planned request: the same values, in the same order, with the
-    same errors (RFC 9421 §2.1, §2.2.1, §2.2.3, §2.2.6)."""
-    index = message._header_index()
+def _planned_base(
+    message: HttpRequest, index: Mapping[str, tuple[str, ...]], plan: _Plan, signature_params: str
+) -> bytes:
+    """:func:`_base` for a planned request whose header index is ``index``: the same
+    values, in the same order, with the same errors (RFC 9421 §2.1, §2.2.1, §2.2.3, §2.2.6)."""
     url: _Url | None = None
     lines: list[str] = []
     for kind, component in plan:
@@ -779,10 +784,11 @@ def base_of_unique_components(
     trailers: Trailers | None,
     request_target: str | None,
     sf_types: Mapping[str, SfType],
+    extra: Headers = (),
 ) -> bytes:
     """:func:`build_signature_base` for components the caller already checked for repeats
     (internal to :mod:`aauth.httpsig`, whose parsed and built lists are checked once when
-    they are first seen)."""
+    they are first seen), of ``message`` with the header lines ``extra`` appended."""
     return _base(
         message,
         components,
@@ -792,6 +798,7 @@ def base_of_unique_components(
         None,
         request_target,
         sf_types,
+        extra,
     )
 
 

@@ -79,6 +79,11 @@ class _Message(_Indexed):
             object.__setattr__(self, "_index", index)
         return index
 
+    def _index_with(self, extra: Headers) -> _Index:
+        """The header index as if ``extra`` were appended (a copy when there is any)."""
+        index = self._header_index()
+        return _add_to_index(dict(index), extra) if extra else index
+
     def _extended_index(self, extra: Headers) -> _Index | None:
         """This message's index plus ``extra``, if the index was already built."""
         index = getattr(self, "_index", None)

@@ -50,7 +50,7 @@ from .components import (
     remember,
 )
 from .errors import LocalError, SignatureError, StructuredFieldError
-from .http import HttpRequest, HttpResponse
+from .http import Headers, HttpRequest, HttpResponse
 from .httpsig_algorithms import HttpSigAlgorithm, get_algorithm
 
 __all__ = [
@@ -581,6 +581,46 @@ def sign_message(
     :raises LocalError: if the label is already used on the message, a component cannot be
         resolved, or a parameter is invalid.
     """
+    return sign_with_headers(
+        message,
+        (),
+        signer,
+        label=label,
+        components=components,
+        created=created,
+        expires=expires,
+        nonce=nonce,
+        alg=alg,
+        keyid=keyid,
+        tag=tag,
+        related_request=related_request,
+        trailers=trailers,
+        request_target=request_target,
+        sf_types=sf_types,
+    )
+
+
+def sign_with_headers(
+    message: M,
+    extra: Headers,
+    signer: Signer,
+    *,
+    label: str,
+    components: Sequence[ComponentId | str],
+    created: int,
+    expires: int | None = None,
+    nonce: str | None = None,
+    alg: str | None = None,
+    keyid: str | None = None,
+    tag: str | None = None,
+    related_request: HttpRequest | None = None,
+    trailers: Iterable[tuple[str, str]] | None = None,
+    request_target: str | None = None,
+    sf_types: Mapping[str, SfType] = KNOWN_SF_FIELDS,
+) -> M:
+    """:func:`sign_message` of ``message`` with the header lines ``extra`` (pairs of str,
+    not re-checked, without ``Signature-Input`` or ``Signature``) appended first, without
+    building the intermediate message (internal)."""
     _check_label(label)
     if not isinstance(message, (HttpRequest, HttpResponse)):
         raise LocalError("message must be an HttpRequest or HttpResponse")
@@ -608,13 +648,14 @@ def sign_message(
             trailers=trailers,
             request_target=request_target,
             sf_types=sf_types,
+            extra=extra,
         )
     except SignatureError as exc:
         raise LocalError(f"cannot sign: {exc.message}") from exc
     signature = signer.sign(base)
     if not isinstance(signature, bytes):
         raise LocalError("signer.sign() must return bytes")
-    return message._appended(_field_lines(label, member, signature), False)
+    return message._appended(extra + _field_lines(label, member, signature), False)
 
 
 @dataclass(frozen=True, slots=True, init=False)

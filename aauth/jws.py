@@ -248,8 +248,6 @@ _ABSENT: Final = object()
 
 def _numeric_date(claims: Mapping[str, Any], name: str) -> int | None:
     value = claims.get(name, _ABSENT)
-    if type(value) is int:
-        return value
     if value is _ABSENT:
         return None
     # RFC 7519 §2 NumericDate; we accept integers only (no bool, no 1.0, no 1e9).

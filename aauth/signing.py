@@ -26,7 +26,7 @@ from .httpsig import (
     Signer,
     read_signature_parts,
     scan_signature_input,
-    sign_message,
+    sign_with_headers,
     verify_signature_parts,
 )
 from .httpsig_algorithms import HttpSigAlgorithm, get_algorithm, http_alg_from_jose
@@ -355,8 +355,9 @@ def sign_request(
             except SignatureError as exc:
                 raise LocalError(f"the request's Content-Digest is wrong: {exc.message}") from exc
     added += (("Signature-Key", _signature_key_text(signature_key, label)),)
-    return sign_message(
-        request._appended(added),  # both values are str built here
+    return sign_with_headers(
+        request,
+        added,  # both values are str built here
         key,
         label=label,
         components=covered,

@@ -273,19 +273,44 @@ def test_built_member_equals_the_full_serialisation(params: dict[str, Any]) -> N
 # --- sign_request / verify_request through the planned paths --------------------------------
 
 
-def test_sign_request_equals_sign_message_over_the_added_header() -> None:
+@pytest.mark.parametrize(
+    "components",
+    [
+        None,
+        [*AAUTH_REQUIRED_COMPONENTS, "x-empty"],
+        ["@query", "@method", "signature-key", '"accept";bs'],  # not planned
+        ["@method", "content-type", "content-digest", "signature-key"],
+    ],
+)
+@pytest.mark.parametrize("body", [b"", b'{"a":1}'])
+def test_sign_request_equals_sign_message_over_the_added_headers(
+    components: list[str] | None, body: bytes
+) -> None:
+    from aauth.digest import content_digest
+
     token = agent_token()
-    request = get_request([("Accept", "application/json"), ("X-Empty", "")])
-    signed = sign_request(request, AGENT_KEY, signature_key=token, created=T0)
+    headers = [("Accept", "application/json"), ("X-Empty", ""), ("Content-Type", "a/b")]
+    request = HttpRequest("POST", "https://h.example/p?q=1", headers, body)
+    signed = sign_request(
+        request, AGENT_KEY, signature_key=token, created=T0, components=components
+    )
+    covered = components or [
+        "@method",
+        "@authority",
+        "@path",
+        *(["content-type", "content-digest"] if body else []),
+        "signature-key",
+    ]
+    added = [("Signature-Key", f'sig=jwt;jwt="{token}"')]
+    if "content-digest" in covered:
+        added.insert(0, ("Content-Digest", content_digest(body, ("sha-256",))))
     by_hand = sign_message(
-        request.with_headers([("Signature-Key", f'sig=jwt;jwt="{token}"')]),
-        AGENT_KEY,
-        label="sig",
-        components=list(AAUTH_REQUIRED_COMPONENTS),
-        created=T0,
+        request.with_headers(added), AGENT_KEY, label="sig", components=covered, created=T0
     )
     assert signed == by_hand
-    assert verify_request(signed, now=T0).thumbprint == AGENT_KEY.thumbprint
+    assert verify_request(
+        signed, now=T0, required_components=["signature-key"]
+    ).components == tuple(ComponentId.parse(name).serialized for name in covered)
 
 
 # --- nothing memoised is shared with callers --------------------------------------------------
@@ -499,3 +524,25 @@ def test_public_read_and_verify_entry_points_agree_with_verify_request() -> None
         verify_received(signed, doubled, AGENT_KEY.public_key, algorithm="ed25519")
     with pytest.raises(LocalError, match="HttpRequest or HttpResponse"):
         sign_message("not a message", AGENT_KEY, label="sig", components=(), created=T0)  # type: ignore[type-var]
+
+
+def test_time_claims_taken_directly_or_through_the_full_check() -> None:
+    from aauth.errors import JoseError
+    from aauth.jws import check_time_claims
+
+    class Seconds(int):
+        pass
+
+    check_time_claims({"exp": Seconds(T0 + 10), "iat": Seconds(T0)}, now=T0)
+    check_time_claims({"exp": T0 + 10, "nbf": T0}, now=T0)
+    for bad in ({"exp": True}, {"exp": T0 + 10, "iat": 1.5}, {"exp": T0 + 10, "nbf": None}):
+        with pytest.raises(JoseError, match="not an integer NumericDate"):
+            check_time_claims(bad, now=T0)
+    with pytest.raises(JoseError, match="no 'exp'"):
+        check_time_claims({}, now=T0)
+
+
+def test_signature_key_member_refuses_an_overlong_field() -> None:
+    with pytest.raises(RemoteError, match="over the limit of 10") as caught:
+        signature_key_member('sig=jwt;jwt="a.b.c"', "sig", max_length=10)
+    assert caught.value.code == "invalid_request"
