@@ -165,8 +165,13 @@ def _hwk(label: str, params: sfv.Params) -> HwkKey:
     if required is None:
         raise _fail(f"hwk key type {kty!r} is not supported", code="unsupported_algorithm")
     jwk = {"kty": kty}
-    for name in (*required, "alg"):
+    for name in required:
         jwk[name] = _string_param(params, name, "hwk")
+    if "alg" not in params:
+        # signature-key-08 §"Algorithm determination": an absent `alg` is never inferred from
+        # kty/crv; it is unsupported_algorithm (so the signer can learn Accept-Signature-Alg).
+        raise _fail("the hwk member has no 'alg' parameter", code="unsupported_algorithm")
+    jwk["alg"] = _string_param(params, "alg", "hwk")
     # Optional members of other key types are ignored, not copied: the JWK is exactly the
     # members its type defines plus `alg` (-08: REQUIRED, fully specified).
     return HwkKey(label=label, jwk=jwk)

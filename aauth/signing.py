@@ -477,6 +477,7 @@ def _jkt_key(
     leeway: int,
     max_token_length: int,
     allowed_algs: tuple[str, ...],
+    allow_eddsa: bool,
     cache: bool,
 ) -> tuple[ParsedJwt, PublicKey]:
     """signature-key-08 §"jkt-jwt": self-issued delegation from the header ``jwk``."""
@@ -489,16 +490,22 @@ def _jkt_key(
     identity_jwk = parsed.header.get("jwk")
     if not isinstance(identity_jwk, dict):
         raise JoseError("a jkt-jwt token must carry the identity key in its header 'jwk'")
-    identity = public_key_from_jwk(identity_jwk, allowed_algs=allowed_algs)
+    identity = public_key_from_jwk(identity_jwk, allowed_algs=allowed_algs, allow_eddsa=allow_eddsa)
     expected_iss = prefix + jwk_thumbprint(identity_jwk, hash_name=hash_name)
     if parsed.claims.get("iss") != expected_iss:
         raise JoseError("the jkt-jwt 'iss' is not the thumbprint URN of its header 'jwk'")
     claims = verify_jwt(
-        parsed, identity, now=now, typ=None, leeway=leeway, allowed_algs=allowed_algs
+        parsed,
+        identity,
+        now=now,
+        typ=None,
+        leeway=leeway,
+        allowed_algs=allowed_algs,
+        allow_eddsa=allow_eddsa,
     )
     if cache and not isinstance(claims.get("jti"), str):
         raise JoseError("a jkt-jwt member with 'cache' needs a 'jti' claim")
-    _, key = _cnf_key(token, max_token_length, allowed_algs, False)
+    _, key = _cnf_key(token, max_token_length, allowed_algs, allow_eddsa)
     return parsed, key
 
 
@@ -524,11 +531,12 @@ def _resolve_key(
             leeway=leeway,
             max_token_length=max_token_length,
             allowed_algs=allowed_algs,
+            allow_eddsa=allow_eddsa,
             cache=member.cache,
         )
         return key, parsed
     if isinstance(member, HwkKey):
-        return _hwk_key(tuple(member.jwk.items()), allowed_algs), None
+        return _hwk_key(tuple(member.jwk.items()), allowed_algs, allow_eddsa), None
     assert isinstance(member, JwksUriKey)
     found = jwks_lookup(member) if jwks_lookup is not None else None
     if found is None:
@@ -541,12 +549,14 @@ def _resolve_key(
         from .jwk import select_jwk  # noqa: PLC0415 - only the jwks_uri path needs it
 
         jwk = select_jwk(found, member.kid)
-    return public_key_from_jwk(jwk, allowed_algs=allowed_algs), None
+    return public_key_from_jwk(jwk, allowed_algs=allowed_algs, allow_eddsa=allow_eddsa), None
 
 
 @lru_cache(maxsize=256)
-def _hwk_key(items: tuple[tuple[str, str], ...], allowed_algs: tuple[str, ...]) -> PublicKey:
-    return public_key_from_jwk(dict(items), allowed_algs=allowed_algs)
+def _hwk_key(
+    items: tuple[tuple[str, str], ...], allowed_algs: tuple[str, ...], allow_eddsa: bool
+) -> PublicKey:
+    return public_key_from_jwk(dict(items), allowed_algs=allowed_algs, allow_eddsa=allow_eddsa)
 
 
 def verify_request(

@@ -650,12 +650,6 @@ class TestAlgorithms:
         _fails(es, "unsupported_algorithm", algorithms=("Ed25519",))
         assert verify_request(es, now=T0, algorithms=("ES256",)).algorithm == "ES256"
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG (reported to lead): an hwk member without alg answers invalid_key, while "
-        "digest §2 step 6 / signature-key-08 'Algorithm determination' say an absent alg is "
-        "unsupported_algorithm (as cnf.jwk without alg already is)",
-    )
     def test_hwk_without_alg_is_unsupported_algorithm(self) -> None:
         x = AGENT_KEY.public_jwk["x"]
         text = f'sig=hwk;kty="OKP";crv="Ed25519";x="{x}"'
@@ -665,11 +659,6 @@ class TestAlgorithms:
         jwk = {**AGENT_KEY.public_jwk, "alg": "EdDSA"}
         _fails(signed_get(signature_key=HwkKey(label="sig", jwk=jwk)), "unsupported_algorithm")
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG (reported to lead): allow_eddsa=True is not passed to the hwk key (nor to "
-        "a jkt-jwt cnf.jwk); only the jwt scheme honours it",
-    )
     @pytest.mark.parametrize("scheme", ["hwk", "jkt-jwt"])
     def test_allow_eddsa_applies_to_every_scheme(self, scheme: str) -> None:
         jwk = {**AGENT_KEY.public_jwk, "alg": "EdDSA"}
