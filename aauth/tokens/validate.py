@@ -25,7 +25,7 @@ Key binding (``cnf.jwk`` or ``agent_jkt`` against the key that signed the HTTP r
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any, Final, Literal, overload
+from typing import Any, Final, Literal, TypedDict, Unpack, overload
 
 import msgspec
 
@@ -537,6 +537,21 @@ def validate_auth_token(
 # --------------------------------------------------------------------------- generic
 
 
+class _GenericOptions(TypedDict, total=False):
+    """The optional keywords of :func:`validate_token` and :func:`verify_token`, for their
+    typing overloads (the implementations spell them out with their defaults)."""
+
+    audience: str | None
+    leeway: int
+    issuer: str | None
+    error_codes: ErrorCodes | None
+    not_after: int | None
+    allowed_algs: Collection[str]
+    allow_eddsa: bool
+    allow_insecure_loopback_for_development: bool
+    max_length: int
+
+
 @overload
 def validate_token(
     token: str | ParsedJwt,
@@ -544,15 +559,7 @@ def validate_token(
     *,
     now: int,
     typ: Literal["aa-agent+jwt"],
-    audience: str | None = ...,
-    leeway: int = ...,
-    issuer: str | None = ...,
-    error_codes: ErrorCodes | None = ...,
-    not_after: int | None = ...,
-    allowed_algs: Collection[str] = ...,
-    allow_eddsa: bool = ...,
-    allow_insecure_loopback_for_development: bool = ...,
-    max_length: int = ...,
+    **options: Unpack[_GenericOptions],
 ) -> AgentToken: ...
 @overload
 def validate_token(
@@ -561,15 +568,7 @@ def validate_token(
     *,
     now: int,
     typ: Literal["aa-person+jwt"],
-    audience: str | None = ...,
-    leeway: int = ...,
-    issuer: str | None = ...,
-    error_codes: ErrorCodes | None = ...,
-    not_after: int | None = ...,
-    allowed_algs: Collection[str] = ...,
-    allow_eddsa: bool = ...,
-    allow_insecure_loopback_for_development: bool = ...,
-    max_length: int = ...,
+    **options: Unpack[_GenericOptions],
 ) -> PersonToken: ...
 @overload
 def validate_token(
@@ -578,15 +577,7 @@ def validate_token(
     *,
     now: int,
     typ: Literal["aa-resource+jwt"],
-    audience: str | None = ...,
-    leeway: int = ...,
-    issuer: str | None = ...,
-    error_codes: ErrorCodes | None = ...,
-    not_after: int | None = ...,
-    allowed_algs: Collection[str] = ...,
-    allow_eddsa: bool = ...,
-    allow_insecure_loopback_for_development: bool = ...,
-    max_length: int = ...,
+    **options: Unpack[_GenericOptions],
 ) -> ResourceToken: ...
 @overload
 def validate_token(
@@ -595,15 +586,7 @@ def validate_token(
     *,
     now: int,
     typ: Literal["aa-auth+jwt"],
-    audience: str | None = ...,
-    leeway: int = ...,
-    issuer: str | None = ...,
-    error_codes: ErrorCodes | None = ...,
-    not_after: int | None = ...,
-    allowed_algs: Collection[str] = ...,
-    allow_eddsa: bool = ...,
-    allow_insecure_loopback_for_development: bool = ...,
-    max_length: int = ...,
+    **options: Unpack[_GenericOptions],
 ) -> AuthToken: ...
 @overload
 def validate_token(
@@ -612,15 +595,7 @@ def validate_token(
     *,
     now: int,
     typ: str,
-    audience: str | None = ...,
-    leeway: int = ...,
-    issuer: str | None = ...,
-    error_codes: ErrorCodes | None = ...,
-    not_after: int | None = ...,
-    allowed_algs: Collection[str] = ...,
-    allow_eddsa: bool = ...,
-    allow_insecure_loopback_for_development: bool = ...,
-    max_length: int = ...,
+    **options: Unpack[_GenericOptions],
 ) -> Token: ...
 def validate_token(
     token: str | ParsedJwt,
@@ -729,15 +704,7 @@ def verify_token(
     now: int,
     expected_typ: Literal["aa-agent+jwt"],
     http_signature_thumbprint: str,
-    audience: str | None = ...,
-    leeway: int = ...,
-    issuer: str | None = ...,
-    error_codes: ErrorCodes | None = ...,
-    not_after: int | None = ...,
-    allowed_algs: Collection[str] = ...,
-    allow_eddsa: bool = ...,
-    allow_insecure_loopback_for_development: bool = ...,
-    max_length: int = ...,
+    **options: Unpack[_GenericOptions],
 ) -> AgentToken: ...
 @overload
 def verify_token(
@@ -747,15 +714,7 @@ def verify_token(
     now: int,
     expected_typ: Literal["aa-person+jwt"],
     http_signature_thumbprint: str,
-    audience: str | None = ...,
-    leeway: int = ...,
-    issuer: str | None = ...,
-    error_codes: ErrorCodes | None = ...,
-    not_after: int | None = ...,
-    allowed_algs: Collection[str] = ...,
-    allow_eddsa: bool = ...,
-    allow_insecure_loopback_for_development: bool = ...,
-    max_length: int = ...,
+    **options: Unpack[_GenericOptions],
 ) -> PersonToken: ...
 @overload
 def verify_token(
@@ -765,15 +724,7 @@ def verify_token(
     now: int,
     expected_typ: Literal["aa-resource+jwt"],
     http_signature_thumbprint: str,
-    audience: str | None = ...,
-    leeway: int = ...,
-    issuer: str | None = ...,
-    error_codes: ErrorCodes | None = ...,
-    not_after: int | None = ...,
-    allowed_algs: Collection[str] = ...,
-    allow_eddsa: bool = ...,
-    allow_insecure_loopback_for_development: bool = ...,
-    max_length: int = ...,
+    **options: Unpack[_GenericOptions],
 ) -> ResourceToken: ...
 @overload
 def verify_token(
@@ -783,15 +734,7 @@ def verify_token(
     now: int,
     expected_typ: Literal["aa-auth+jwt"],
     http_signature_thumbprint: str,
-    audience: str | None = ...,
-    leeway: int = ...,
-    issuer: str | None = ...,
-    error_codes: ErrorCodes | None = ...,
-    not_after: int | None = ...,
-    allowed_algs: Collection[str] = ...,
-    allow_eddsa: bool = ...,
-    allow_insecure_loopback_for_development: bool = ...,
-    max_length: int = ...,
+    **options: Unpack[_GenericOptions],
 ) -> AuthToken: ...
 @overload
 def verify_token(
@@ -801,15 +744,7 @@ def verify_token(
     now: int,
     expected_typ: str,
     http_signature_thumbprint: str,
-    audience: str | None = ...,
-    leeway: int = ...,
-    issuer: str | None = ...,
-    error_codes: ErrorCodes | None = ...,
-    not_after: int | None = ...,
-    allowed_algs: Collection[str] = ...,
-    allow_eddsa: bool = ...,
-    allow_insecure_loopback_for_development: bool = ...,
-    max_length: int = ...,
+    **options: Unpack[_GenericOptions],
 ) -> Token: ...
 def verify_token(
     jwt: str | ParsedJwt,
