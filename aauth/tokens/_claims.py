@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NamedTuple, NoReturn
 
 from ..errors import JoseError
 from ..identifiers import (
@@ -410,15 +410,22 @@ def _extra(claims: Mapping[str, Any], typ: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- per type
 
 
+class Envelope(NamedTuple):
+    """What the checks every type shares established: the header ``kid`` and the ``iss``,
+    ``dwk``, ``iat`` and ``exp`` claims. The per-type functions copy it into the model."""
+
+    kid: str
+    iss: str
+    dwk: str
+    iat: int
+    exp: int
+
+
 def agent_token(
     claims: Mapping[str, Any],
     chk: Checker,
+    env: Envelope,
     *,
-    kid: str,
-    iss: str,
-    dwk: str,
-    iat: int,
-    exp: int,
     allowed_algs: Collection[str],
     allow_eddsa: bool,
     require_sub_domain_match: bool,
@@ -430,6 +437,7 @@ def agent_token(
     cnf_jwk = check_cnf(claims, chk, allowed_algs=allowed_algs, allow_eddsa=allow_eddsa)
     ps = server_id(claims, "ps", chk, required=False)
     parent = agent_id(claims, "parent_agent", chk, required=False)
+    iss = env.iss
     if require_sub_domain_match and not sub.issued_by(iss):
         # digest [AMBIG-10]: the agent identifier's domain is the AP's domain
         chk.fail("sub", f"domain {sub.domain!r} is not the host of 'iss' {iss!r}")
@@ -439,14 +447,14 @@ def agent_token(
         if require_sub_domain_match and not parent.issued_by(iss):
             chk.fail("parent_agent", f"domain {parent.domain!r} is not the host of 'iss' {iss!r}")
     return AgentToken(
-        iss=iss,
-        dwk=dwk,
+        iss=env.iss,
+        dwk=env.dwk,
         sub=sub.value,
         jti=jti,
         cnf_jwk=cnf_jwk,
-        iat=iat,
-        exp=exp,
-        kid=kid,
+        iat=env.iat,
+        exp=env.exp,
+        kid=env.kid,
         ps=ps,
         parent_agent=None if parent is None else parent.value,
         extra=_extra(claims, TYP_AGENT),
@@ -456,12 +464,8 @@ def agent_token(
 def person_token(
     claims: Mapping[str, Any],
     chk: Checker,
+    env: Envelope,
     *,
-    kid: str,
-    iss: str,
-    dwk: str,
-    iat: int,
-    exp: int,
     audience: str | None,
     allowed_algs: Collection[str],
     allow_eddsa: bool,
@@ -476,15 +480,15 @@ def person_token(
     jti = required_str(claims, "jti", chk)
     cnf_jwk = check_cnf(claims, chk, allowed_algs=allowed_algs, allow_eddsa=allow_eddsa)
     return PersonToken(
-        iss=iss,
-        dwk=dwk,
+        iss=env.iss,
+        dwk=env.dwk,
         aud=aud,
         sub=sub,
         jti=jti,
         cnf_jwk=cnf_jwk,
-        iat=iat,
-        exp=exp,
-        kid=kid,
+        iat=env.iat,
+        exp=env.exp,
+        kid=env.kid,
         mission_s256=mission_claim(claims, chk),
         tenant=optional_str(claims, "tenant", chk),
         extra=_extra(claims, TYP_PERSON),
@@ -523,12 +527,8 @@ def _interaction(claims: Mapping[str, Any], chk: Checker) -> ResourceInteraction
 def resource_token(
     claims: Mapping[str, Any],
     chk: Checker,
+    env: Envelope,
     *,
-    kid: str,
-    iss: str,
-    dwk: str,
-    iat: int,
-    exp: int,
     audience: str | None,
     require_scope: bool,
 ) -> ResourceToken:
@@ -541,17 +541,17 @@ def resource_token(
     presented_jti = _presented_jti(claims, chk)
     agent_jkt = thumbprint_claim(claims, "agent_jkt", chk)
     return ResourceToken(
-        iss=iss,
-        dwk=dwk,
+        iss=env.iss,
+        dwk=env.dwk,
         aud=aud,
         jti=jti,
         ps=ps,
         sub=sub,
         presented_jti=presented_jti,
         agent_jkt=agent_jkt,
-        iat=iat,
-        exp=exp,
-        kid=kid,
+        iat=env.iat,
+        exp=env.exp,
+        kid=env.kid,
         scope=scope_claim(claims, chk, required=require_scope),
         account=optional_str(claims, "account", chk),
         mission_s256=mission_claim(claims, chk),
@@ -564,12 +564,8 @@ def resource_token(
 def auth_token(
     claims: Mapping[str, Any],
     chk: Checker,
+    env: Envelope,
     *,
-    kid: str,
-    iss: str,
-    dwk: str,
-    iat: int,
-    exp: int,
     audience: str | None,
     allowed_algs: Collection[str],
     allow_eddsa: bool,
@@ -585,22 +581,22 @@ def auth_token(
     jti = required_str(claims, "jti", chk)
     ps = server_id(claims, "ps", chk, required=True)
     assert ps is not None
-    if dwk == DWK_PERSON and ps != iss:
+    if env.dwk == DWK_PERSON and ps != env.iss:
         # AAuth -11 §"Auth Token": ps equals iss when the PS issued the token
-        chk.fail("ps", f"is {ps!r}, but a PS-issued auth token has ps equal to 'iss' {iss!r}")
+        chk.fail("ps", f"is {ps!r}, but a PS-issued auth token has ps equal to 'iss' {env.iss!r}")
     sub = required_str(claims, "sub", chk)
     cnf_jwk = check_cnf(claims, chk, allowed_algs=allowed_algs, allow_eddsa=allow_eddsa)
     return AuthToken(
-        iss=iss,
-        dwk=dwk,
+        iss=env.iss,
+        dwk=env.dwk,
         aud=aud,
         jti=jti,
         ps=ps,
         sub=sub,
         cnf_jwk=cnf_jwk,
-        iat=iat,
-        exp=exp,
-        kid=kid,
+        iat=env.iat,
+        exp=env.exp,
+        kid=env.kid,
         scope=(
             None
             if empty_scope_is_absent and claims.get("scope") == ""

@@ -75,28 +75,28 @@ def _check_model(token: Token, dev: bool, legacy_jti: bool) -> dict[str, Any]:
     iat, exp = _claims.check_times(
         claims, chk, now=None, leeway=0, max_lifetime=_CAPS[typ], not_after=None
     )
-    fields: dict[str, Any] = {"kid": token.kid, "iss": iss, "dwk": dwk, "iat": iat, "exp": exp}
+    env = _claims.Envelope(token.kid, iss, dwk, iat, exp)
     # cnf.jwk may name any supported algorithm, whatever the issuer signs with; never EdDSA
     if isinstance(token, AgentToken):
         _claims.agent_token(
             claims,
             chk,
-            **fields,
+            env,
             allowed_algs=SUPPORTED_ALGS,
             allow_eddsa=False,
             require_sub_domain_match=True,
         )
     elif isinstance(token, PersonToken):
         _claims.person_token(
-            claims, chk, **fields, audience=None, allowed_algs=SUPPORTED_ALGS, allow_eddsa=False
+            claims, chk, env, audience=None, allowed_algs=SUPPORTED_ALGS, allow_eddsa=False
         )
     elif isinstance(token, ResourceToken):
-        _claims.resource_token(claims, chk, **fields, audience=None, require_scope=True)
+        _claims.resource_token(claims, chk, env, audience=None, require_scope=True)
     else:
         _claims.auth_token(
             claims,
             chk,
-            **fields,
+            env,
             audience=None,
             allowed_algs=SUPPORTED_ALGS,
             allow_eddsa=False,

@@ -223,8 +223,9 @@ def _verified(
     allowed_algs: tuple[str, ...],
     allow_eddsa: bool,
     max_length: int,
-) -> tuple[TokenDiscovery, int, int]:
-    """Steps 1-5: structure, header, ``dwk``, ``iss``, times, signature."""
+) -> tuple[dict[str, Any], _claims.Envelope]:
+    """Steps 1-5: structure, header, ``dwk``, ``iss``, times, signature; the claims, and
+    what these checks established."""
     _check_args(now, leeway)
     found = _discover(
         token,
@@ -264,7 +265,7 @@ def _verified(
         if len(_VERIFIED_SIGNATURES) >= _VERIFIED_SIGNATURES_MAX:
             _VERIFIED_SIGNATURES.clear()
         _VERIFIED_SIGNATURES[memo] = None
-    return found, iat, exp
+    return found.parsed.claims, _claims.Envelope(found.kid, found.iss, found.dwk, iat, exp)
 
 
 def _expect(chk: Checker, claim: str, actual: str | None, expected: str | None) -> None:
@@ -302,7 +303,7 @@ def validate_agent_token(
     """
     chk = Checker(TYP_AGENT, error_codes, allow_insecure_loopback_for_development)
     algs = tuple(allowed_algs)
-    found, iat, exp = _verified(
+    claims, env = _verified(
         token,
         keys,
         chk,
@@ -316,13 +317,9 @@ def validate_agent_token(
         max_length=max_length,
     )
     return _claims.agent_token(
-        found.parsed.claims,
+        claims,
         chk,
-        kid=found.kid,
-        iss=found.iss,
-        dwk=found.dwk,
-        iat=iat,
-        exp=exp,
+        env,
         allowed_algs=algs,
         allow_eddsa=allow_eddsa,
         require_sub_domain_match=require_sub_domain_match,
@@ -359,7 +356,7 @@ def validate_person_token(
         raise LocalError("audience must be this resource's identifier (a string)")
     chk = Checker(TYP_PERSON, error_codes, allow_insecure_loopback_for_development)
     algs = tuple(allowed_algs)
-    found, iat, exp = _verified(
+    claims, env = _verified(
         token,
         keys,
         chk,
@@ -373,13 +370,9 @@ def validate_person_token(
         max_length=max_length,
     )
     return _claims.person_token(
-        found.parsed.claims,
+        claims,
         chk,
-        kid=found.kid,
-        iss=found.iss,
-        dwk=found.dwk,
-        iat=iat,
-        exp=exp,
+        env,
         audience=audience,
         allowed_algs=algs,
         allow_eddsa=allow_eddsa,
@@ -426,7 +419,7 @@ def validate_resource_token(
     if not isinstance(audience, str):
         raise LocalError("audience must be the verifier's identifier (a string)")
     chk = Checker(TYP_RESOURCE, error_codes, allow_insecure_loopback_for_development)
-    found, iat, exp = _verified(
+    claims, env = _verified(
         token,
         keys,
         chk,
@@ -440,13 +433,9 @@ def validate_resource_token(
         max_length=max_length,
     )
     model = _claims.resource_token(
-        found.parsed.claims,
+        claims,
         chk,
-        kid=found.kid,
-        iss=found.iss,
-        dwk=found.dwk,
-        iat=iat,
-        exp=exp,
+        env,
         audience=audience,
         require_scope=require_scope,
     )
@@ -493,7 +482,7 @@ def validate_auth_token(
         raise LocalError("audience must be this resource's identifier (a string)")
     chk = Checker(TYP_AUTH, error_codes, allow_insecure_loopback_for_development)
     algs = tuple(allowed_algs)
-    found, iat, exp = _verified(
+    claims, env = _verified(
         token,
         keys,
         chk,
@@ -507,13 +496,9 @@ def validate_auth_token(
         max_length=max_length,
     )
     model = _claims.auth_token(
-        found.parsed.claims,
+        claims,
         chk,
-        kid=found.kid,
-        iss=found.iss,
-        dwk=found.dwk,
-        iat=iat,
-        exp=exp,
+        env,
         audience=audience,
         allowed_algs=algs,
         allow_eddsa=allow_eddsa,
