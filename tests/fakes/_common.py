@@ -12,12 +12,12 @@ import json
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeAlias
+from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 from aauth.errors import RemoteError, SignatureError
 from aauth.http import HttpRequest, HttpResponse
-from aauth.interaction import generate_interaction_code
+from aauth.interaction import generate_interaction_code, interaction_codes_match
 from aauth.keys import Ed25519Key
 from aauth.problems import make_problem, problem_response
 from aauth.signature_headers import signature_error_headers
@@ -30,6 +30,8 @@ __all__ = [
     "Fault",
     "Handler",
     "Issuer",
+    "PendingItem",
+    "RecordingServer",
     "Reject",
     "Seeded",
     "fault_response",
@@ -126,6 +128,66 @@ class DropConnection(Exception):
     :func:`tests.fakes.server.serve` closes the socket; an in-memory transport turns it into
     a transport failure.
     """
+
+
+class PendingItem(Protocol):
+    """What a fake keeps behind a pending URL (:class:`~tests.fakes.person_server.PendingRequest`,
+    :class:`~tests.fakes.resource.HeldCall`)."""
+
+    id: str
+    url: str
+    code: str | None
+    state: str
+
+    @property
+    def finished(self) -> bool: ...
+
+
+PendingT = TypeVar("PendingT", bound=PendingItem)
+
+
+class RecordingServer(Generic[PendingT]):
+    """The part the PS and resource fakes share: every exchange goes to ``log`` (a
+    :class:`Reject` raised while routing becomes the answer), and the requests held behind
+    pending URLs are in ``pending`` by id, for the test controls to find."""
+
+    #: What the fake calls a held request, in ``LookupError`` messages.
+    _pending_noun: ClassVar[str]
+    log: list[Exchange]
+    pending: dict[str, PendingT]
+
+    def handle(self, request: HttpRequest, now: int) -> HttpResponse:
+        """Answer ``request`` at time ``now``."""
+        self.log.append(Exchange(request, now, None))
+        try:
+            response = self._route(request, now)
+        except Reject as reject:
+            response = reject.response
+        self.log[-1] = Exchange(request, now, response)
+        return response
+
+    def _route(self, request: HttpRequest, now: int) -> HttpResponse:
+        raise NotImplementedError
+
+    @property
+    def requests(self) -> list[HttpRequest]:
+        """Every request seen, in order."""
+        return [exchange.request for exchange in self.log]
+
+    def _find(self, ref: str) -> PendingT:
+        """The held request ``ref`` names: its id, its pending URL or its interaction code."""
+        for item in self.pending.values():
+            if ref in (item.id, item.url):
+                return item
+            if item.code is not None and interaction_codes_match(item.code, ref):
+                return item
+        raise LookupError(f"no {self._pending_noun} for {ref!r}")
+
+    def visit(self, ref: str) -> None:
+        """The user reached the interaction page: polls report ``"interacting"``."""
+        item = self._find(ref)
+        if not item.finished:
+            item.state = "interacting"
 
 
 def path_of(url: str) -> str:

@@ -33,7 +33,6 @@ from aauth.aauth_headers import (
 from aauth.errors import SignatureError
 from aauth.http import HttpRequest, HttpResponse
 from aauth.identifiers import InvalidIdentifierError, validate_server_id
-from aauth.interaction import interaction_codes_match
 from aauth.metadata import DWK_PERSON, PersonServerMetadata, serialize_metadata
 from aauth.problems import ENDPOINT_ERROR_STATUS
 from aauth.signing import VerifiedRequest, verify_request
@@ -60,6 +59,7 @@ from ._common import (
     Exchange,
     Fault,
     Issuer,
+    RecordingServer,
     Reject,
     Seeded,
     fault_response,
@@ -134,7 +134,7 @@ def _token_problem(exc: TokenError) -> HttpResponse:
     return problem(exc.code, status=status, detail=exc.message)
 
 
-class FakePersonServer:
+class FakePersonServer(RecordingServer[PendingRequest]):
     """A Person Server at ``issuer``.
 
     :param agent_providers: trusted APs: fakes (with ``issuer`` and ``jwks``) or
@@ -162,6 +162,8 @@ class FakePersonServer:
     * ``check_presented_jti`` (default ``True``): the resource token's ``presented_jti`` must
       name a person token this PS issued.
     """
+
+    _pending_noun = "pending request"
 
     def __init__(
         self,
@@ -243,20 +245,6 @@ class FakePersonServer:
 
     # ------------------------------------------------------------------ test controls
 
-    def _find(self, ref: str) -> PendingRequest:
-        for pending in self.pending.values():
-            if ref in (pending.id, pending.url):
-                return pending
-            if pending.code is not None and interaction_codes_match(pending.code, ref):
-                return pending
-        raise LookupError(f"no pending request for {ref!r}")
-
-    def visit(self, ref: str) -> None:
-        """The user reached the interaction page: polls report ``"interacting"``."""
-        pending = self._find(ref)
-        if not pending.finished:
-            pending.state = "interacting"
-
     def approve(self, ref: str) -> None:
         """The person approves (``ref``: interaction code, pending id or URL); the next poll
         completes. Raises ``LookupError`` for an unknown or finished request."""
@@ -279,23 +267,7 @@ class FakePersonServer:
             raise LookupError("no pending request yet")
         return list(self.pending.values())[-1]
 
-    @property
-    def requests(self) -> list[HttpRequest]:
-        """Every request seen, in order."""
-        return [exchange.request for exchange in self.log]
-
     # ------------------------------------------------------------------ HTTP
-
-    def handle(self, request: HttpRequest, now: int) -> HttpResponse:
-        """Answer ``request`` at time ``now``."""
-        exchange = Exchange(request, now, None)
-        self.log.append(exchange)
-        try:
-            response = self._route(request, now)
-        except Reject as reject:
-            response = reject.response
-        self.log[-1] = Exchange(request, now, response)
-        return response
 
     def _route(self, request: HttpRequest, now: int) -> HttpResponse:
         path = path_of(request.url)

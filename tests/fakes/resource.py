@@ -42,7 +42,6 @@ from aauth.aauth_headers import (
 from aauth.errors import SignatureError
 from aauth.headers_http import HeaderError
 from aauth.http import HttpRequest, HttpResponse
-from aauth.interaction import interaction_codes_match
 from aauth.jwk import SUPPORTED_ALGS
 from aauth.metadata import ResourceMetadata, serialize_metadata
 from aauth.signing import AAUTH_REQUIRED_COMPONENTS, VerifiedRequest, verify_request
@@ -67,6 +66,7 @@ from ._common import (
     Exchange,
     Fault,
     Issuer,
+    RecordingServer,
     Reject,
     Seeded,
     fault_response,
@@ -204,7 +204,7 @@ def _challenge(requirement: Requirement) -> HttpResponse:
     )
 
 
-class FakeResource:
+class FakeResource(RecordingServer[HeldCall]):
     """A resource at ``issuer``.
 
     :param agent_providers: trusted APs (fakes or ``{issuer: jwks}``).
@@ -233,6 +233,8 @@ class FakeResource:
     Records: ``log`` (every request, time and answer), ``calls`` (app runs),
     ``resource_tokens`` issued, ``sessions``, ``pending``.
     """
+
+    _pending_noun = "pending call"
 
     def __init__(
         self,
@@ -311,20 +313,6 @@ class FakeResource:
 
     # ------------------------------------------------------------------ test controls
 
-    def _find(self, ref: str) -> HeldCall:
-        for held in self.pending.values():
-            if ref in (held.id, held.url):
-                return held
-            if held.code is not None and interaction_codes_match(held.code, ref):
-                return held
-        raise LookupError(f"no pending call for {ref!r}")
-
-    def visit(self, ref: str) -> None:
-        """The user reached the interaction page (polls report ``"interacting"``)."""
-        held = self._find(ref)
-        if not held.finished:
-            held.state = "interacting"
-
     def approve(self, ref: str) -> None:
         """The user completed the session interaction (``ref``: code, pending id or URL)."""
         held = self._find(ref)
@@ -346,22 +334,7 @@ class FakeResource:
             raise LookupError("no held call yet")
         return list(self.pending.values())[-1]
 
-    @property
-    def requests(self) -> list[HttpRequest]:
-        """Every request seen, in order."""
-        return [exchange.request for exchange in self.log]
-
     # ------------------------------------------------------------------ HTTP
-
-    def handle(self, request: HttpRequest, now: int) -> HttpResponse:
-        """Answer ``request`` at time ``now``."""
-        self.log.append(Exchange(request, now, None))
-        try:
-            response = self._route(request, now)
-        except Reject as reject:
-            response = reject.response
-        self.log[-1] = Exchange(request, now, response)
-        return response
 
     def _route_for(self, path: str) -> Route | None:
         best: str | None = None
