@@ -1,0 +1,347 @@
+"""The resource's request verifier: signature, token, identity, policy (AAuth -11
+§"Verifying Requests", §"Resource Access Modes", §"Auth Token Required"; digest §1.3-§1.5,
+§2, §8 "Resource").
+
+Sans-IO: :meth:`ResourceVerifier.check` takes the request and ``now`` and returns a
+:class:`~aauth.resource.Verified`, a :class:`~aauth.resource.Challenge` to send, or a
+:class:`~aauth.resource.NeedFetch` naming the metadata or JWKS document the caller must
+fetch and hand to the discovery cache before calling ``check`` again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Final
+from urllib.parse import urlsplit
+
+from ..aauth_headers import (
+    AgentTokenRequired,
+    AuthTokenRequired,
+    PersonTokenRequired,
+    read_authorization,
+)
+from ..discovery import DiscoveryCache, FetchNeeded, FetchPending, KeyFound
+from ..errors import LocalError, RemoteError, SignatureError
+from ..http import HttpRequest
+from ..httpsig import read_signature
+from ..keys import PrivateKey
+from ..signing import AAUTH_REQUIRED_COMPONENTS, VerifiedRequest, verify_request
+from ..tokens import (
+    RESOURCE_TOKEN_MAX_LIFETIME,
+    TYP_AGENT,
+    TYP_AUTH,
+    TYP_PERSON,
+    AgentToken,
+    AuthToken,
+    PersonToken,
+    TokenError,
+    check_key_binding,
+    create_resource_token,
+    token_discovery,
+    validate_agent_token,
+    validate_auth_token,
+    validate_person_token,
+)
+from .outcomes import Challenge, NeedFetch, Outcome, Verified
+from .policy import AccessMode, ResourcePolicy
+from .replay import MemoryReplayStore, ReplayStore
+
+__all__ = ["ResourceVerifier"]
+
+_SIGNATURE_FIELDS: Final = ("signature", "signature-input", "signature-key")
+
+#: The token types that may sign a request on a route of each mode (AAuth -11 §"Resource
+#: Access Modes"). A person token on an ``auth-token`` route starts the resource-token step.
+_ACCEPTED: Final[Mapping[AccessMode, frozenset[str]]] = {
+    AccessMode.AGENT_TOKEN: frozenset({TYP_AGENT}),
+    AccessMode.SESSION_TOKEN: frozenset({TYP_AGENT}),
+    AccessMode.PERSON_TOKEN: frozenset({TYP_PERSON, TYP_AUTH}),
+    AccessMode.AUTH_TOKEN: frozenset({TYP_PERSON, TYP_AUTH}),
+}
+
+Token = AgentToken | PersonToken | AuthToken
+
+
+def _path(url: str) -> str:
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return ""
+    return path or "/"
+
+
+def _unsigned_requirement(mode: AccessMode) -> Challenge:
+    """The least the caller must present for ``mode`` (AAuth -11 §"Requirement Responses")."""
+    if mode in (AccessMode.AGENT_TOKEN, AccessMode.SESSION_TOKEN):
+        return Challenge.requirement(AgentTokenRequired(), detail="sign with an agent token")
+    return Challenge.requirement(PersonTokenRequired(), detail="sign with a person token")
+
+
+class ResourceVerifier:
+    """Verifies requests for the resource ``identifier``.
+
+    :param identifier: the resource's server identifier (``aud`` of person and auth tokens,
+        ``iss`` of the resource tokens it issues).
+    :param signing_key: signs resource tokens.
+    :param kid: ``signing_key``'s ``kid`` in the resource's JWKS.
+    :param policies: ``{path prefix: ResourcePolicy}``; a request takes the policy of the
+        longest prefix that equals its path or is followed in it by ``/``.
+    :param discovery_cache: issuer metadata and JWKS (the caller fetches what it asks for).
+    :param replay_store: signatures already accepted (default: a bounded in-memory store).
+    :param new_jti: returns a fresh unguessable ``jti`` for each resource token (the caller
+        owns the randomness); without it, ``auth-token`` routes cannot issue resource
+        tokens and :meth:`check` raises :class:`~aauth.errors.LocalError` when one is due.
+    :param resource_token_lifetime: seconds, at most 300 (AAuth -11 §"Resource Token").
+    """
+
+    def __init__(  # noqa: PLR0917 - the constructor the issue names
+        self,
+        identifier: str,
+        signing_key: PrivateKey,
+        kid: str,
+        policies: Mapping[str, ResourcePolicy],
+        discovery_cache: DiscoveryCache,
+        replay_store: ReplayStore | None = None,
+        *,
+        new_jti: Callable[[], str] | None = None,
+        resource_token_lifetime: int = RESOURCE_TOKEN_MAX_LIFETIME,
+    ) -> None:
+        if not isinstance(identifier, str) or not identifier:
+            raise LocalError("identifier must be the resource's server identifier")
+        if not policies or not all(
+            isinstance(p, str) and p.startswith("/") and isinstance(v, ResourcePolicy)
+            for p, v in policies.items()
+        ):
+            raise LocalError("policies must map path prefixes ('/...') to ResourcePolicy")
+        if not 0 < resource_token_lifetime <= RESOURCE_TOKEN_MAX_LIFETIME:
+            raise LocalError(f"resource_token_lifetime must be 1..{RESOURCE_TOKEN_MAX_LIFETIME}")
+        self.identifier = identifier
+        self.signing_key = signing_key
+        self.kid = kid
+        self.policies: dict[str, ResourcePolicy] = dict(policies)
+        self.discovery_cache = discovery_cache
+        self.replay_store: ReplayStore = (
+            replay_store if replay_store is not None else MemoryReplayStore()
+        )
+        self.new_jti = new_jti
+        self.resource_token_lifetime = resource_token_lifetime
+
+    # ------------------------------------------------------------------ routing
+
+    def policy_for(self, path: str) -> ResourcePolicy | None:
+        """The policy of the longest matching prefix, or ``None``."""
+        best: str | None = None
+        for prefix in self.policies:
+            stem = prefix.rstrip("/")
+            matches = path == prefix or path.startswith(stem + "/") or prefix == "/"
+            if matches and (best is None or len(prefix) > len(best)):
+                best = prefix
+        return None if best is None else self.policies[best]
+
+    # ------------------------------------------------------------------ the check
+
+    def check(
+        self, request: HttpRequest, now: int, *, policy: ResourcePolicy | None = None
+    ) -> Outcome:
+        """Decide on ``request`` at time ``now`` (Unix seconds).
+
+        Order (digest §8 "Resource"): the RFC 9421 signature with the raw ``Signature-Key``
+        (§2 steps 1-7), token ``typ``, ``dwk`` / ``iss`` / ``kid`` and issuer trust, issuer
+        metadata and JWKS (may answer :class:`NeedFetch`), the token's signature, ``exp`` /
+        ``iat``, ``aud``, key binding (``cnf.jwk`` = signing key), identity; then the route
+        policy (scope), and finally the replay store.
+
+        ``policy`` overrides the route lookup (for a binding that routes itself).
+        """
+        if isinstance(now, bool) or not isinstance(now, int):
+            raise LocalError("now must be an int (Unix seconds)")
+        if policy is None:
+            policy = self.policy_for(_path(request.url))
+            if policy is None:
+                return Challenge.denied("invalid_request", "no such resource", status=404)
+        if not any(request.has_header(name) for name in _SIGNATURE_FIELDS):
+            return _unsigned_requirement(policy.mode)
+        try:
+            verified = verify_request(
+                request,
+                now=now,
+                max_skew=policy.signature_window,
+                required_components=AAUTH_REQUIRED_COMPONENTS + policy.extra_components,
+                schemes=("jwt",),  # AAuth -11 §"Keying material": sig=jwt only
+                algorithms=policy.algorithms,
+            )
+            return self._after_signature(request, verified, policy, now)
+        except SignatureError as exc:
+            return Challenge.signature(exc, accepted_algs=policy.algorithms)
+        except TokenError as exc:
+            return Challenge.signature(
+                SignatureError(exc.message, code=exc.signature_code),
+                accepted_algs=policy.algorithms,
+            )
+
+    def _after_signature(
+        self, request: HttpRequest, verified: VerifiedRequest, policy: ResourcePolicy, now: int
+    ) -> Outcome:
+        # digest §8 "Resource": typ first
+        typ = verified.token_header.get("typ")
+        if typ not in (TYP_AGENT, TYP_PERSON, TYP_AUTH):
+            raise SignatureError(f"a {typ!r} token cannot sign requests", code="invalid_jwt")
+        if typ not in _ACCEPTED[policy.mode]:
+            # an agent token where a person is needed: ask for the person token
+            return _unsigned_requirement(policy.mode)
+        token = verified.token
+        assert token is not None  # the jwt scheme always carries one
+        # dwk, iss, kid (token layer), before any fetch on the issuer's behalf
+        found = token_discovery(token, typ=typ, allowed_algs=policy.algorithms)
+        if not self._trusted(policy, typ, found.iss):
+            raise SignatureError(f"tokens of {found.iss} are not trusted here", code="invalid_jwt")
+        alg = found.parsed.header.get("alg")
+        step = self.discovery_cache.key(
+            found.iss, found.dwk, found.kid, now=now, alg=alg if isinstance(alg, str) else None
+        )
+        if isinstance(step, (FetchNeeded, FetchPending)):
+            return NeedFetch(
+                url=step.url,
+                purpose=step.purpose,
+                issuer=found.iss,
+                pending=isinstance(step, FetchPending),
+            )
+        model = self._validate(token, typ, step, policy, now)
+        if isinstance(model, NeedFetch):
+            return model
+        # AAuth -11 §"Proof of Possession": cnf.jwk is the key that signed the request
+        check_key_binding(model, verified.thumbprint)
+        return self._decide(request, verified, model, policy, now)
+
+    def _trusted(self, policy: ResourcePolicy, typ: str, issuer: str) -> bool:
+        if typ == TYP_AGENT:
+            return policy.trusts_agent_provider(issuer)
+        if typ == TYP_PERSON:
+            return policy.trusts_person_server(issuer)
+        return policy.trusts_auth_issuer(issuer)
+
+    def _validate(
+        self, token: str, typ: str, key: KeyFound, policy: ResourcePolicy, now: int
+    ) -> Token | NeedFetch:
+        """The type's validator with the discovered key: signature, times, ``aud``, claims."""
+        algs = policy.algorithms
+        try:
+            if typ == TYP_AGENT:
+                return validate_agent_token(token, key.jwk, now=now, allowed_algs=algs)
+            if typ == TYP_PERSON:
+                return validate_person_token(
+                    token, key.jwk, now=now, audience=self.identifier, allowed_algs=algs
+                )
+            return validate_auth_token(
+                token, key.jwk, now=now, audience=self.identifier, allowed_algs=algs
+            )
+        except TokenError as exc:
+            if exc.claim is None and exc.signature_code == "invalid_jwt" and not key.stale:
+                # AAuth -11 §"JWKS Discovery and Caching": a key that fails verification
+                # SHOULD trigger one JWKS refresh (rate-limited by the cache)
+                refresh = self.discovery_cache.key_rejected(key.issuer, key.dwk, key.kid, now=now)
+                if refresh is not None:
+                    return NeedFetch(
+                        url=refresh.url,
+                        purpose=refresh.purpose,
+                        issuer=key.issuer,
+                        pending=isinstance(refresh, FetchPending),
+                    )
+            raise
+
+    def _decide(
+        self,
+        request: HttpRequest,
+        verified: VerifiedRequest,
+        model: Token,
+        policy: ResourcePolicy,
+        now: int,
+    ) -> Outcome:
+        """Identity and route policy, then replay (digest §8: ``(iss, sub)`` identity)."""
+        session: str | None = None
+        if isinstance(model, AgentToken):
+            identity = Verified(
+                mode=policy.mode,
+                token_type=TYP_AGENT,
+                thumbprint=verified.thumbprint,
+                token=model,
+                agent=model.sub,
+                ps=model.ps,
+            )
+            if policy.mode is AccessMode.SESSION_TOKEN:
+                try:
+                    # AAuth -11 §"AAuth-Access": token68 grammar; verify_request made the
+                    # signature cover `authorization` whenever the AAuth scheme is present
+                    session = read_authorization(request)
+                except RemoteError as exc:
+                    return Challenge.denied("invalid_request", exc.message, status=400)
+        elif isinstance(model, PersonToken):
+            if policy.mode is AccessMode.AUTH_TOKEN:
+                return self._resource_token(verified, model, policy, now)
+            identity = Verified(
+                mode=policy.mode,
+                token_type=TYP_PERSON,
+                thumbprint=verified.thumbprint,
+                token=model,
+                ps=model.iss,
+                sub=model.sub,
+            )
+        else:
+            missing = policy.scopes - model.scopes
+            if missing:
+                # AAuth -11 §"Auth Token Required" step-up needs the person token again
+                return Challenge.requirement(
+                    PersonTokenRequired(),
+                    detail=f"the auth token lacks scope {' '.join(sorted(missing))}",
+                )
+            identity = Verified(
+                mode=policy.mode,
+                token_type=TYP_AUTH,
+                thumbprint=verified.thumbprint,
+                token=model,
+                ps=model.ps,
+                sub=model.sub,
+                scope=model.scope,
+            )
+        self._remember(request, verified, policy, now)
+        if session is not None:
+            return Verified(
+                mode=identity.mode,
+                token_type=identity.token_type,
+                thumbprint=identity.thumbprint,
+                token=identity.token,
+                agent=identity.agent,
+                ps=identity.ps,
+                session_token=session,
+            )
+        return identity
+
+    def _remember(
+        self, request: HttpRequest, verified: VerifiedRequest, policy: ResourcePolicy, now: int
+    ) -> None:
+        """Refuse a signature already accepted within its window (AAuth -11 §"Freshness")."""
+        signature = read_signature(request, verified.label).signature
+        expires_at = verified.created + policy.signature_window + 1
+        if not self.replay_store.add(signature, expires_at=expires_at, now=now):
+            raise SignatureError("this signature was already accepted", code="invalid_signature")
+
+    def _resource_token(
+        self, verified: VerifiedRequest, person: PersonToken, policy: ResourcePolicy, now: int
+    ) -> Challenge:
+        """``401 requirement=auth-token`` with a resource token for the PS that issued the
+        person token (AAuth -11 §"Auth Token Required"; digest §1.4 step 3b, §8 "Resource")."""
+        if self.new_jti is None:
+            raise LocalError("auth-token routes need new_jti to issue resource tokens")
+        resource_token = create_resource_token(
+            self.signing_key,
+            kid=self.kid,
+            now=now,
+            jti=self.new_jti(),
+            iss=self.identifier,
+            aud=person.iss,  # three-party: the PS (an AS-backed resource is left for later)
+            agent_jkt=verified.thumbprint,
+            scope=policy.scope,
+            person_token=person,
+            lifetime=self.resource_token_lifetime,
+        )
+        return Challenge.requirement(AuthTokenRequired(resource_token=resource_token))

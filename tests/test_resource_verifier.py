@@ -1,0 +1,433 @@
+"""The sans-IO resource verifier (issue 5): happy paths per access mode, and a table of
+hostile requests each refused with the right status and code."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import count
+
+import pytest
+
+from aauth._b64 import b64url_encode
+from aauth.discovery import DiscoveryCache, FetchPurpose
+from aauth.errors import LocalError
+from aauth.http import HttpRequest, HttpResponse
+from aauth.keys import Ed25519Key
+from aauth.resource import (
+    AccessMode,
+    Challenge,
+    MemoryReplayStore,
+    NeedFetch,
+    Outcome,
+    ResourcePolicy,
+    ResourceVerifier,
+    Verified,
+)
+from aauth.signing import sign_request
+from aauth.tokens import (
+    AUTH_TOKEN_DWKS,
+    build_auth_token,
+    build_person_token,
+    validate_resource_token,
+)
+from tests.fakes import T0, FakeAgentProvider, FakePersonServer
+
+RESOURCE = "https://resource.example"
+NOW = T0
+
+POLICIES = {
+    "/agent": ResourcePolicy(mode=AccessMode.AGENT_TOKEN),
+    "/person": ResourcePolicy(mode=AccessMode.PERSON_TOKEN),
+    "/auth": ResourcePolicy(mode=AccessMode.AUTH_TOKEN, scope="data.read"),
+    "/session": ResourcePolicy(mode=AccessMode.SESSION_TOKEN),
+    "/strict": ResourcePolicy(extra_components=("@query",), signature_window=10),
+    "/picky": ResourcePolicy(agent_providers=frozenset({"https://other-ap.example"})),
+}
+
+
+@dataclass
+class World:
+    ap: FakeAgentProvider = field(default_factory=FakeAgentProvider)
+    ps: FakePersonServer = field(default_factory=FakePersonServer)
+    cache: DiscoveryCache = field(default_factory=DiscoveryCache)
+    resource_key: Ed25519Key = field(default_factory=lambda: Ed25519Key.from_seed(bytes(range(32))))
+    fetches: list[str] = field(default_factory=list)
+    jtis: Callable[[], str] = field(default_factory=lambda: (f"rt-{i}" for i in count()).__next__)
+
+    def __post_init__(self) -> None:
+        self.verifier = ResourceVerifier(
+            RESOURCE,
+            self.resource_key,
+            "resource-key-1",
+            POLICIES,
+            self.cache,
+            MemoryReplayStore(max_entries=100),
+            new_jti=self.jtis,
+        )
+        self.agent_key = self.ap.agent_key()
+
+    def agent_token(self, key: Ed25519Key | None = None, now: int = NOW) -> str:
+        return self.ap.mint(key or self.agent_key, now=now)
+
+    def person_token(self, *, aud: str = RESOURCE, key: Ed25519Key | None = None) -> str:
+        return build_person_token(
+            self.ps.key,
+            kid=self.ps.kid,
+            now=NOW,
+            jti="pt-1",
+            iss=self.ps.issuer,
+            aud=aud,
+            sub="person-alice",
+            cnf_jwk=(key or self.agent_key).public_key,
+        )
+
+    def auth_token(self, scope: str = "data.read") -> str:
+        return build_auth_token(
+            self.ps.key,
+            kid=self.ps.kid,
+            now=NOW,
+            jti="at-1",
+            iss=self.ps.issuer,
+            dwk=sorted(AUTH_TOKEN_DWKS)[-1],
+            aud=RESOURCE,
+            ps=self.ps.issuer,
+            sub="person-alice",
+            cnf_jwk=self.agent_key.public_key,
+            scope=scope,
+        )
+
+    def serve(self, url: str, now: int) -> HttpResponse:
+        for server in (self.ap, self.ps):
+            if url.startswith(server.issuer + "/"):
+                return server.handle(HttpRequest("GET", url), now)
+        return HttpResponse(404)
+
+    def check(self, request: HttpRequest, now: int = NOW) -> Outcome:
+        """check(), answering every fetch the verifier asks for (bounded)."""
+        for _ in range(6):
+            outcome = self.verifier.check(request, now)
+            if not isinstance(outcome, NeedFetch):
+                return outcome
+            assert not outcome.pending
+            self.fetches.append(outcome.url)
+            response = self.serve(outcome.url, now)
+            self.cache.on_response(outcome.url, response, now=now)
+        raise AssertionError("the verifier kept asking for fetches")
+
+
+def signed(
+    token: str,
+    path: str = "/agent",
+    *,
+    key: Ed25519Key | None = None,
+    world: World | None = None,
+    created: int = NOW,
+    body: bytes = b"",
+    headers: tuple[tuple[str, str], ...] = (),
+    method: str = "GET",
+) -> HttpRequest:
+    signer = key or (world.agent_key if world else FakeAgentProvider().agent_key())
+    request = HttpRequest(method, RESOURCE + path, headers, body)
+    return sign_request(request, signer, signature_key=token, created=created)
+
+
+def header(outcome: Outcome, name: str) -> str | None:
+    assert isinstance(outcome, Challenge)
+    return outcome.to_response().header(name)
+
+
+# --------------------------------------------------------------------------- happy paths
+
+
+def test_agent_token_mode_verifies_and_reports_the_agent() -> None:
+    world = World()
+    outcome = world.check(signed(world.agent_token(), world=world))
+    assert isinstance(outcome, Verified), outcome
+    assert outcome.mode is AccessMode.AGENT_TOKEN
+    assert outcome.agent == world.ap.agent_id
+    assert outcome.ps == world.ap.ps
+    assert outcome.sub is None
+    assert outcome.thumbprint == world.agent_key.public_key.thumbprint
+    assert outcome.claims["iss"] == world.ap.issuer
+    # metadata then JWKS, each once; a second request needs no fetch
+    assert world.fetches == [
+        f"{world.ap.issuer}/.well-known/aauth-agent.json",
+        world.ap.jwks_uri,
+    ]
+    again = world.check(signed(world.agent_token(), world=world, created=NOW + 1), NOW + 1)
+    assert isinstance(again, Verified)
+    assert len(world.fetches) == 2
+
+
+def test_person_token_mode_reports_person_and_ps() -> None:
+    world = World()
+    outcome = world.check(signed(world.person_token(), "/person/items", world=world))
+    assert isinstance(outcome, Verified), outcome
+    assert outcome.mode is AccessMode.PERSON_TOKEN
+    assert (outcome.ps, outcome.sub, outcome.agent) == (world.ps.issuer, "person-alice", None)
+    assert outcome.token_type == "aa-person+jwt"
+
+
+def test_agent_token_on_person_route_asks_for_person_token() -> None:
+    world = World()
+    outcome = world.check(signed(world.agent_token(), "/person", world=world))
+    assert isinstance(outcome, Challenge)
+    assert (outcome.status, outcome.code) == (401, "person-token")
+    assert header(outcome, "AAuth-Requirement") == "requirement=person-token"
+    assert header(outcome, "Signature-Error") is None
+
+
+def test_person_token_on_auth_route_gets_a_resource_token() -> None:
+    world = World()
+    outcome = world.check(signed(world.person_token(), "/auth", world=world))
+    assert isinstance(outcome, Challenge)
+    assert (outcome.status, outcome.code) == (401, "auth-token")
+    requirement = header(outcome, "AAuth-Requirement")
+    assert requirement is not None and requirement.startswith("requirement=auth-token;")
+    token = requirement.split('resource-token="', 1)[1].rstrip('"')
+    rt = validate_resource_token(
+        token,
+        {"keys": [{**world.resource_key.public_jwk, "kid": "resource-key-1"}]},
+        now=NOW,
+        audience=world.ps.issuer,
+        issuer=RESOURCE,
+    )
+    assert rt.aud == world.ps.issuer
+    assert rt.agent_jkt == world.agent_key.public_key.thumbprint
+    assert rt.presented_jti == "pt-1"
+    assert rt.sub == "person-alice"
+    assert rt.scope == "data.read"
+
+
+def test_auth_token_mode_checks_scope() -> None:
+    world = World()
+    outcome = world.check(signed(world.auth_token(), "/auth", world=world))
+    assert isinstance(outcome, Verified), outcome
+    assert (outcome.scope, outcome.sub) == ("data.read", "person-alice")
+    assert outcome.ps == world.ps.issuer
+    narrow = world.check(signed(world.auth_token(scope="other"), "/auth", world=world))
+    assert isinstance(narrow, Challenge)
+    assert (narrow.status, narrow.code) == (401, "person-token")
+
+
+def test_session_mode_passes_the_presented_session_token() -> None:
+    world = World()
+    request = signed(
+        world.agent_token(), "/session", world=world, headers=(("Authorization", "AAuth st-1"),)
+    )
+    outcome = world.check(request)
+    assert isinstance(outcome, Verified), outcome
+    assert outcome.session_token == "st-1"
+    assert outcome.agent == world.ap.agent_id
+    plain = world.check(signed(world.agent_token(), "/session", world=world, created=NOW - 1))
+    assert isinstance(plain, Verified) and plain.session_token is None
+
+
+def test_session_mode_refuses_malformed_authorization_with_400() -> None:
+    world = World()
+    token = world.agent_token()
+    request = signed(token, "/session", world=world, headers=(("Authorization", "AAuth a b"),))
+    outcome = world.check(request)
+    assert isinstance(outcome, Challenge)
+    assert (outcome.status, outcome.code) == (400, "invalid_request")
+    assert header(outcome, "Signature-Error") is None
+
+
+def test_unsigned_requests_get_the_mode_requirement() -> None:
+    world = World()
+    for path, wanted in [
+        ("/agent", "agent-token"),
+        ("/session", "agent-token"),
+        ("/person", "person-token"),
+        ("/auth", "person-token"),
+    ]:
+        outcome = world.check(HttpRequest("GET", RESOURCE + path))
+        assert isinstance(outcome, Challenge)
+        assert (outcome.status, outcome.code) == (401, wanted)
+        assert header(outcome, "AAuth-Requirement") == f"requirement={wanted}"
+        assert header(outcome, "Signature-Error") is None
+    assert world.fetches == []
+
+
+def test_unknown_route_is_404_without_signature_headers() -> None:
+    world = World()
+    outcome = world.check(signed(world.agent_token(), "/nowhere", world=world))
+    assert isinstance(outcome, Challenge)
+    assert outcome.status == 404
+    assert header(outcome, "Signature-Error") is None
+
+
+def test_explicit_policy_overrides_routing() -> None:
+    world = World()
+    request = signed(world.agent_token(), "/nowhere", world=world)
+    outcome = world.verifier.check(request, NOW, policy=POLICIES["/agent"])
+    assert isinstance(outcome, NeedFetch)
+    assert outcome.purpose is FetchPurpose.METADATA
+    assert outcome.issuer == world.ap.issuer
+
+
+def test_concurrent_fetch_is_reported_pending() -> None:
+    world = World()
+    request = signed(world.agent_token(), world=world)
+    first = world.verifier.check(request, NOW)
+    second = world.verifier.check(request, NOW)
+    assert isinstance(first, NeedFetch) and not first.pending
+    assert isinstance(second, NeedFetch) and second.pending and second.url == first.url
+
+
+def test_denied_challenge_never_carries_signature_headers() -> None:
+    denied = Challenge.denied("denied", "no")
+    response = denied.to_response()
+    assert response.status == 403
+    for name in ("Signature-Error", "Accept-Signature-Scheme", "Accept-Signature-Alg"):
+        assert response.header(name) is None
+    assert json.loads(response.body)["error"] == "denied"
+
+
+# --------------------------------------------------------------------------- hostile table
+
+
+def _eddsa_token(world: World) -> str:
+    """An agent token whose cnf.jwk claims the polymorphic EdDSA."""
+    header = {"alg": "Ed25519", "typ": "aa-agent+jwt", "kid": world.ap.kid}
+    jwk = {**world.agent_key.public_jwk, "alg": "EdDSA"}
+    claims = {
+        "iss": world.ap.issuer,
+        "dwk": "aauth-agent.json",
+        "sub": world.ap.agent_id,
+        "jti": "x",
+        "iat": NOW,
+        "exp": NOW + 600,
+        "cnf": {"jwk": jwk},
+    }
+    enc = [b64url_encode(json.dumps(p).encode()) for p in (header, claims)]
+    signing_input = ".".join(enc).encode()
+    return f"{signing_input.decode()}.{b64url_encode(world.ap.key.sign(signing_input))}"
+
+
+def _relabel(request: HttpRequest) -> HttpRequest:
+    key = request.header("Signature-Key")
+    assert key is not None
+    return request.without_headers(["Signature-Key"]).with_headers(
+        [("Signature-Key", "other" + key[3:])]
+    )
+
+
+def _rogue_token(world: World, kid: str) -> str:
+    rogue = Ed25519Key.from_seed(b"r" * 32)
+    ap = FakeAgentProvider(kid=kid)
+    ap.key = rogue
+    return ap.mint(world.agent_key, now=NOW)
+
+
+def _hostile(world: World, case: str) -> HttpRequest:
+    token = world.agent_token()
+    if case == "created stale":
+        return signed(token, world=world, created=NOW - 61)
+    if case == "created future":
+        return signed(token, world=world, created=NOW + 61)
+    if case == "unknown label":
+        return _relabel(signed(token, world=world))
+    if case == "body changed under content-digest":
+        request = signed(
+            token,
+            world=world,
+            method="POST",
+            body=b'{"a":1}',
+            headers=(("Content-Type", "application/json"),),
+        )
+        return HttpRequest(request.method, request.url, request.headers, b'{"a":2}')
+    if case == "token for another audience":
+        return signed(world.person_token(aud="https://elsewhere.example"), "/person", world=world)
+    if case == "unknown kid":
+        return signed(_rogue_token(world, "no-such-kid"), world=world)
+    if case == "key not in issuer JWKS":
+        return signed(_rogue_token(world, world.ap.kid), world=world)
+    if case == "EdDSA":
+        return signed(_eddsa_token(world), world=world)
+    if case == "cnf.jwk not the signing key":
+        return signed(token, world=world, key=Ed25519Key.from_seed(b"o" * 32))
+    if case == "oversized header":
+        request = signed(token, world=world)
+        return request.with_headers([("Signature-Input", "x=" + "a" * 9000)])
+    if case == "missing Signature":
+        return signed(token, world=world).without_headers(["Signature"])
+    if case == "query not covered":
+        return signed(token, "/strict?q=1", world=world)
+    if case == "untrusted agent provider":
+        return signed(token, "/picky", world=world)
+    raise AssertionError(case)
+
+
+HOSTILE = [
+    ("created stale", "invalid_signature"),
+    ("created future", "invalid_signature"),
+    ("unknown label", "invalid_request"),
+    ("body changed under content-digest", "invalid_signature"),
+    ("token for another audience", "invalid_jwt"),
+    ("unknown kid", "unknown_key"),
+    ("key not in issuer JWKS", "invalid_jwt"),
+    ("EdDSA", "unsupported_algorithm"),
+    ("cnf.jwk not the signing key", "invalid_signature"),
+    ("oversized header", "invalid_request"),
+    ("missing Signature", "invalid_request"),
+    ("query not covered", "invalid_input"),
+    ("untrusted agent provider", "invalid_jwt"),
+]
+
+
+@pytest.mark.parametrize(("case", "code"), HOSTILE, ids=[c for c, _ in HOSTILE])
+def test_hostile_request_is_refused(case: str, code: str) -> None:
+    world = World()
+    # the issuers' documents are cached already, as on a running server
+    assert isinstance(world.check(signed(world.agent_token(), world=world)), Verified)
+    outcome = world.check(_hostile(world, case), NOW)
+    assert isinstance(outcome, Challenge), outcome
+    assert (outcome.status, outcome.code) == (401, code), outcome.detail
+    assert header(outcome, "Signature-Error") == f"error={code}" or code == "invalid_input"
+    body = json.loads(outcome.body)
+    assert body["error"] == code
+    assert body["type"] == f"urn:ietf:params:sig-error:{code}"
+    assert header(outcome, "Content-Type") == "application/problem+json"
+    if code == "unsupported_algorithm":
+        assert header(outcome, "Accept-Signature-Alg") == "Ed25519, ES256"
+
+
+def test_replayed_signature_is_refused() -> None:
+    world = World()
+    request = signed(world.agent_token(), world=world)
+    assert isinstance(world.check(request), Verified)
+    replay = world.check(request, NOW + 5)
+    assert isinstance(replay, Challenge)
+    assert (replay.status, replay.code) == (401, "invalid_signature")
+    assert "already" in (replay.detail or "")
+
+
+def test_unsupported_scheme_advertises_jwt() -> None:
+    world = World()
+    request = signed(world.agent_token(), world=world)
+    x = world.agent_key.public_jwk["x"]
+    bogus = request.without_headers(["Signature-Key"]).with_headers(
+        [("Signature-Key", f'sig=hwk;kty="OKP";crv="Ed25519";alg="Ed25519";x="{x}"')]
+    )
+    outcome = world.check(bogus)
+    assert isinstance(outcome, Challenge)
+    assert (outcome.status, outcome.code) == (401, "unsupported_scheme")
+    assert header(outcome, "Accept-Signature-Scheme") == "jwt"
+    assert world.fetches == []
+
+
+def test_constructor_refuses_bad_configuration() -> None:
+    world = World()
+    with pytest.raises(LocalError):
+        ResourceVerifier("", world.resource_key, "k", POLICIES, world.cache)
+    with pytest.raises(LocalError):
+        ResourceVerifier(RESOURCE, world.resource_key, "k", {}, world.cache)
+    with pytest.raises(LocalError):
+        ResourceVerifier(
+            RESOURCE, world.resource_key, "k", POLICIES, world.cache, resource_token_lifetime=301
+        )
+    with pytest.raises(LocalError):
+        world.verifier.check(HttpRequest("GET", RESOURCE + "/agent"), now=1.5)  # type: ignore[arg-type]
