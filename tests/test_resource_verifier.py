@@ -289,10 +289,10 @@ def test_denied_challenge_never_carries_signature_headers() -> None:
 # --------------------------------------------------------------------------- hostile table
 
 
-def _eddsa_token(world: World) -> str:
-    """An agent token whose cnf.jwk claims the polymorphic EdDSA."""
-    header = {"alg": "Ed25519", "typ": "aa-agent+jwt", "kid": world.ap.kid}
-    jwk = {**world.agent_key.public_jwk, "alg": "EdDSA"}
+def _raw_token(world: World, *, typ: str = "aa-agent+jwt", cnf_alg: str = "Ed25519") -> str:
+    """An agent-token-shaped JWT signed by the AP, with ``typ`` and ``cnf.jwk.alg`` chosen."""
+    header = {"alg": "Ed25519", "typ": typ, "kid": world.ap.kid}
+    jwk = {**world.agent_key.public_jwk, "alg": cnf_alg}
     claims = {
         "iss": world.ap.issuer,
         "dwk": "aauth-agent.json",
@@ -346,7 +346,7 @@ def _hostile(world: World, case: str) -> HttpRequest:
     if case == "key not in issuer JWKS":
         return signed(_rogue_token(world, world.ap.kid), world=world)
     if case == "EdDSA":
-        return signed(_eddsa_token(world), world=world)
+        return signed(_raw_token(world, cnf_alg="EdDSA"), world=world)
     if case == "cnf.jwk not the signing key":
         return signed(token, world=world, key=Ed25519Key.from_seed(b"o" * 32))
     if case == "oversized header":
@@ -356,6 +356,10 @@ def _hostile(world: World, case: str) -> HttpRequest:
         return signed(token, world=world).without_headers(["Signature"])
     if case == "query not covered":
         return signed(token, "/strict?q=1", world=world)
+    if case == "resource token signs":
+        return signed(_raw_token(world, typ="aa-resource+jwt"), world=world)
+    if case == "plain JWT signs":
+        return signed(_raw_token(world, typ="JWT"), world=world)
     if case == "untrusted agent provider":
         return signed(token, "/picky", world=world)
     raise AssertionError(case)
@@ -375,6 +379,8 @@ HOSTILE = [
     ("missing Signature", "invalid_request"),
     ("query not covered", "invalid_input"),
     ("untrusted agent provider", "invalid_jwt"),
+    ("resource token signs", "invalid_jwt"),
+    ("plain JWT signs", "invalid_jwt"),
 ]
 
 
@@ -431,3 +437,32 @@ def test_constructor_refuses_bad_configuration() -> None:
         )
     with pytest.raises(LocalError):
         world.verifier.check(HttpRequest("GET", RESOURCE + "/agent"), now=1.5)  # type: ignore[arg-type]
+
+
+def test_rejected_key_refreshes_the_jwks_once_then_refuses() -> None:
+    world = World()
+    assert isinstance(world.check(signed(world.agent_token(), world=world)), Verified)
+    later = NOW + 120  # past the once-per-minute floor
+    outcome = world.check(
+        signed(_rogue_token(world, world.ap.kid), world=world, created=later), later
+    )
+    assert isinstance(outcome, Challenge)
+    assert (outcome.status, outcome.code) == (401, "invalid_jwt")
+    assert world.fetches.count(world.ap.jwks_uri) == 2  # the refresh, and no more
+
+
+def test_auth_route_without_jti_source_is_a_local_error() -> None:
+    world = World()
+    verifier = ResourceVerifier(
+        RESOURCE, world.resource_key, "resource-key-1", POLICIES, world.cache
+    )
+    world.verifier = verifier
+    with pytest.raises(LocalError):
+        world.check(signed(world.person_token(), "/auth", world=world))
+
+
+def test_unparseable_url_finds_no_route() -> None:
+    world = World()
+    outcome = world.check(HttpRequest("GET", "https://[resource/agent"))
+    assert isinstance(outcome, Challenge)
+    assert outcome.status == 404

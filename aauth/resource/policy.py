@@ -30,11 +30,11 @@ class AccessMode(StrEnum):
 _MAX_WINDOW: Final = 3_600
 
 
-def _issuers(value: frozenset[str] | None, name: str) -> None:
-    if value is not None and (
-        not isinstance(value, frozenset) or not all(isinstance(v, str) for v in value)
-    ):
-        raise LocalError(f"{name} must be a frozenset of issuer identifiers or None")
+def _issuers(value: frozenset[str] | None, name: str, *, optional: bool = True) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, frozenset) or not all(isinstance(v, str) for v in value):
+        raise LocalError(f"{name} must be a frozenset of issuer identifiers")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,7 +79,7 @@ class ResourcePolicy:
             raise LocalError("algorithms must be non-empty and fully specified (no EdDSA)")
         _issuers(self.agent_providers, "agent_providers")
         _issuers(self.person_servers, "person_servers")
-        _issuers(self.access_servers, "access_servers")
+        _issuers(self.access_servers, "access_servers", optional=False)
 
     @property
     def scopes(self) -> frozenset[str]:

@@ -22,7 +22,6 @@ class ReplayStore(Protocol):
     def add(self, key: bytes, *, expires_at: int, now: int) -> bool:
         """Record ``key`` until ``expires_at``; ``False`` if it was already recorded and not
         yet expired at ``now`` (a replay). Must be atomic for a shared backend."""
-        ...
 
 
 class MemoryReplayStore:
