@@ -54,6 +54,7 @@ class World:
     cache: DiscoveryCache = field(default_factory=DiscoveryCache)
     resource_key: Ed25519Key = field(default_factory=lambda: Ed25519Key.from_seed(bytes(range(32))))
     fetches: list[str] = field(default_factory=list)
+    store: MemoryReplayStore = field(default_factory=lambda: MemoryReplayStore(max_entries=100))
     jtis: Callable[[], str] = field(default_factory=lambda: (f"rt-{i}" for i in count()).__next__)
 
     def __post_init__(self) -> None:
@@ -63,7 +64,7 @@ class World:
             "resource-key-1",
             POLICIES,
             self.cache,
-            MemoryReplayStore(max_entries=100),
+            self.store,
             new_jti=self.jtis,
         )
         self.agent_key = self.ap.agent_key()
@@ -289,14 +290,23 @@ def test_denied_challenge_never_carries_signature_headers() -> None:
 # --------------------------------------------------------------------------- hostile table
 
 
-def _raw_token(world: World, *, typ: str = "aa-agent+jwt", cnf_alg: str = "Ed25519") -> str:
-    """An agent-token-shaped JWT signed by the AP, with ``typ`` and ``cnf.jwk.alg`` chosen."""
-    header = {"alg": "Ed25519", "typ": typ, "kid": world.ap.kid}
+def _raw_token(
+    world: World,
+    *,
+    typ: str = "aa-agent+jwt",
+    cnf_alg: str = "Ed25519",
+    alg: str = "Ed25519",
+    iss: str | None = None,
+) -> str:
+    """An agent-token-shaped JWT signed by the AP key, with ``typ``, header ``alg``, ``iss``
+    and ``cnf.jwk.alg`` chosen by the test."""
+    issuer = iss or world.ap.issuer
+    header = {"alg": alg, "typ": typ, "kid": world.ap.kid}
     jwk = {**world.agent_key.public_jwk, "alg": cnf_alg}
     claims = {
-        "iss": world.ap.issuer,
+        "iss": issuer,
         "dwk": "aauth-agent.json",
-        "sub": world.ap.agent_id,
+        "sub": f"aauth:assistant@{issuer.split('://', 1)[1]}",
         "jti": "x",
         "iat": NOW,
         "exp": NOW + 600,
@@ -305,6 +315,23 @@ def _raw_token(world: World, *, typ: str = "aa-agent+jwt", cnf_alg: str = "Ed255
     enc = [b64url_encode(json.dumps(p).encode()) for p in (header, claims)]
     signing_input = ".".join(enc).encode()
     return f"{signing_input.decode()}.{b64url_encode(world.ap.key.sign(signing_input))}"
+
+
+def _two_signatures(world: World) -> HttpRequest:
+    first = signed(world.agent_token(), world=world)
+    second = sign_request(
+        HttpRequest("GET", RESOURCE + "/agent"),
+        world.agent_key,
+        signature_key=world.agent_token(),
+        created=NOW,
+        label="sig2",
+    )
+    names = ("Signature-Input", "Signature", "Signature-Key")
+    return HttpRequest(
+        "GET",
+        RESOURCE + "/agent",
+        [(n, f"{first.header(n)}, {second.header(n)}") for n in names],
+    )
 
 
 def _relabel(request: HttpRequest) -> HttpRequest:
@@ -360,6 +387,14 @@ def _hostile(world: World, case: str) -> HttpRequest:
         return signed(_raw_token(world, typ="aa-resource+jwt"), world=world)
     if case == "plain JWT signs":
         return signed(_raw_token(world, typ="JWT"), world=world)
+    if case == "alg none":
+        return signed(_raw_token(world, alg="none"), world=world)
+    if case == "issuer at a loopback name":
+        return signed(_raw_token(world, iss="https://ap.localhost"), world=world)
+    if case == "http issuer":
+        return signed(_raw_token(world, iss="http://agent.example"), world=world)
+    if case == "two signatures":
+        return _two_signatures(world)
     if case == "untrusted agent provider":
         return signed(token, "/picky", world=world)
     raise AssertionError(case)
@@ -381,6 +416,10 @@ HOSTILE = [
     ("untrusted agent provider", "invalid_jwt"),
     ("resource token signs", "invalid_jwt"),
     ("plain JWT signs", "invalid_jwt"),
+    ("alg none", "unsupported_algorithm"),
+    ("issuer at a loopback name", "invalid_key"),
+    ("http issuer", "invalid_jwt"),
+    ("two signatures", "invalid_request"),
 ]
 
 
@@ -389,7 +428,12 @@ def test_hostile_request_is_refused(case: str, code: str) -> None:
     world = World()
     # the issuers' documents are cached already, as on a running server
     assert isinstance(world.check(signed(world.agent_token(), world=world)), Verified)
+    assert isinstance(world.check(signed(world.person_token(), "/person", world=world)), Verified)
+    fetches = list(world.fetches)
     outcome = world.check(_hostile(world, case), NOW)
+    # nothing else changed: no fetch on the attacker's behalf, no signature remembered
+    assert world.fetches == fetches
+    assert len(world.store) == 2
     assert isinstance(outcome, Challenge), outcome
     assert (outcome.status, outcome.code) == (401, code), outcome.detail
     assert header(outcome, "Signature-Error") == f"error={code}" or code == "invalid_input"

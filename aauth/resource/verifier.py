@@ -24,6 +24,7 @@ from ..discovery import DiscoveryCache, FetchNeeded, FetchPending, KeyFound
 from ..errors import LocalError, RemoteError, SignatureError
 from ..http import HttpRequest
 from ..httpsig import read_signature
+from ..jws import ParsedJwt
 from ..keys import PrivateKey
 from ..signing import AAUTH_REQUIRED_COMPONENTS, VerifiedRequest, verify_request
 from ..tokens import (
@@ -206,7 +207,7 @@ class ResourceVerifier:
                 issuer=found.iss,
                 pending=isinstance(step, FetchPending),
             )
-        model = self._validate(token, typ, step, policy, now)
+        model = self._validate(found.parsed, typ, step, policy, now)
         if isinstance(model, NeedFetch):
             return model
         # AAuth -11 §"Proof of Possession": cnf.jwk is the key that signed the request
@@ -221,9 +222,10 @@ class ResourceVerifier:
         return policy.trusts_auth_issuer(issuer)
 
     def _validate(
-        self, token: str, typ: str, key: KeyFound, policy: ResourcePolicy, now: int
+        self, token: ParsedJwt, typ: str, key: KeyFound, policy: ResourcePolicy, now: int
     ) -> Token | NeedFetch:
-        """The type's validator with the discovered key: signature, times, ``aud``, claims."""
+        """The type's validator with the discovered key: signature, times, ``aud``, claims
+        (given the parse :func:`~aauth.tokens.token_discovery` made, so it is not redone)."""
         algs = policy.algorithms
         try:
             if typ == TYP_AGENT:
