@@ -480,6 +480,10 @@ def test_constructor_refuses_bad_configuration() -> None:
             RESOURCE, world.resource_key, "k", POLICIES, world.cache, resource_token_lifetime=301
         )
     with pytest.raises(LocalError):
+        ResourceVerifier(
+            RESOURCE, world.resource_key, "k", POLICIES, world.cache, token_memo_size=True
+        )
+    with pytest.raises(LocalError):
         world.verifier.check(HttpRequest("GET", RESOURCE + "/agent"), now=1.5)  # type: ignore[arg-type]
 
 
@@ -505,8 +509,51 @@ def test_auth_route_without_jti_source_is_a_local_error() -> None:
         world.check(signed(world.person_token(), "/auth", world=world))
 
 
-def test_unparseable_url_finds_no_route() -> None:
+@pytest.mark.parametrize("url", ["/agent", "resource.example/agent", "https://resource.example"])
+def test_url_without_a_matching_path_finds_no_route(url: str) -> None:
     world = World()
-    outcome = world.check(HttpRequest("GET", "https://[resource/agent"))
+    outcome = world.check(HttpRequest("GET", url))
     assert isinstance(outcome, Challenge)
     assert outcome.status == 404
+
+
+def test_route_matching_takes_the_longest_prefix_and_ignores_query() -> None:
+    world = World()
+    verifier = world.verifier
+    assert verifier.policy_for("/agent") is POLICIES["/agent"]
+    assert verifier.policy_for("/agent/x/y") is POLICIES["/agent"]
+    assert verifier.policy_for("/agentx") is None
+    outcome = world.check(HttpRequest("GET", RESOURCE + "/person?x=/agent#frag"))
+    assert isinstance(outcome, Challenge) and outcome.code == "person-token"
+
+
+def test_a_remembered_token_is_still_judged_per_route_and_time() -> None:
+    world = World()
+    token = world.agent_token()
+    assert isinstance(world.check(signed(token, world=world)), Verified)
+    # same token, another route: the route's mode and trust still apply
+    wrong_mode = world.check(signed(token, "/person", world=world))
+    assert isinstance(wrong_mode, Challenge) and wrong_mode.code == "person-token"
+    untrusted = world.check(signed(token, "/picky", world=world))
+    assert isinstance(untrusted, Challenge) and untrusted.code == "invalid_jwt"
+    # a clock behind the validation time revalidates rather than trusting the memo
+    earlier = world.check(signed(token, "/agent/e", world=world, created=NOW - 1), NOW - 1)
+    assert isinstance(earlier, Verified)
+    # after a JWKS refresh the token is validated against the new answer
+    later = NOW + 7200
+    fresh = world.agent_token(now=later)
+    assert isinstance(world.check(signed(fresh, world=world, created=later), later), Verified)
+    expired = world.check(signed(token, "/agent/x", world=world, created=later), later)
+    assert isinstance(expired, Challenge) and expired.code == "expired_jwt"
+    assert world.fetches.count(world.ap.jwks_uri) == 2
+
+
+def test_token_memo_is_bounded() -> None:
+    world = World()
+    world.verifier = ResourceVerifier(
+        RESOURCE, world.resource_key, "k", POLICIES, world.cache, token_memo_size=0
+    )
+    for i in range(3):
+        token = world.agent_token(now=NOW - i)
+        assert isinstance(world.check(signed(token, world=world)), Verified)
+        assert len(world.verifier._memo) == 1

@@ -10,9 +10,10 @@ fetch and hand to the discovery cache before calling ``check`` again.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urlsplit
 
 from ..aauth_headers import (
     AgentTokenRequired,
@@ -63,12 +64,36 @@ _ACCEPTED: Final[Mapping[AccessMode, frozenset[str]]] = {
 Token = AgentToken | PersonToken | AuthToken
 
 
+@dataclass(frozen=True, slots=True)
+class _Key:
+    """The discovery answer a token was validated with, and how to ask for it again."""
+
+    key: KeyFound
+    alg: str | None
+
+    @property
+    def issuer(self) -> str:
+        return self.key.issuer
+
+    @property
+    def dwk(self) -> str:
+        return self.key.dwk
+
+    @property
+    def kid(self) -> str | None:
+        return self.key.kid
+
+
+#: RFC 3986 §3: scheme "://" authority, then the path up to "?" or "#".
+_PATH_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*([^?#]*)")
+
+
 def _path(url: str) -> str:
-    try:
-        path = urlsplit(url).path
-    except ValueError:
+    """The path of an absolute URL ("/" when empty); "" for anything else."""
+    m = _PATH_RE.match(url)
+    if m is None:
         return ""
-    return path or "/"
+    return m.group(1) or "/"
 
 
 def _unsigned_requirement(mode: AccessMode) -> Challenge:
@@ -93,6 +118,9 @@ class ResourceVerifier:
         owns the randomness); without it, ``auth-token`` routes cannot issue resource
         tokens and :meth:`check` raises :class:`~aauth.errors.LocalError` when one is due.
     :param resource_token_lifetime: seconds, at most 300 (AAuth -11 §"Resource Token").
+    :param token_memo_size: validated tokens remembered (an agent presents the same token on
+        every call; a remembered token skips re-validation while discovery still hands out
+        the same key and it has not expired). Cleared when full.
     """
 
     def __init__(  # noqa: PLR0917 - the constructor the issue names
@@ -106,6 +134,7 @@ class ResourceVerifier:
         *,
         new_jti: Callable[[], str] | None = None,
         resource_token_lifetime: int = RESOURCE_TOKEN_MAX_LIFETIME,
+        token_memo_size: int = 4_096,
     ) -> None:
         if not isinstance(identifier, str) or not identifier:
             raise LocalError("identifier must be the resource's server identifier")
@@ -114,6 +143,8 @@ class ResourceVerifier:
             for p, v in policies.items()
         ):
             raise LocalError("policies must map path prefixes ('/...') to ResourcePolicy")
+        if isinstance(token_memo_size, bool) or not isinstance(token_memo_size, int):
+            raise LocalError("token_memo_size must be an int")
         if not 0 < resource_token_lifetime <= RESOURCE_TOKEN_MAX_LIFETIME:
             raise LocalError(f"resource_token_lifetime must be 1..{RESOURCE_TOKEN_MAX_LIFETIME}")
         self.identifier = identifier
@@ -126,6 +157,9 @@ class ResourceVerifier:
         )
         self.new_jti = new_jti
         self.resource_token_lifetime = resource_token_lifetime
+        self.token_memo_size = max(token_memo_size, 1)
+        # (token, algorithms) -> (typ, discovery answer, validated model, validated at)
+        self._memo: dict[tuple[str, tuple[str, ...]], tuple[str, _Key, Token, int]] = {}
 
     # ------------------------------------------------------------------ routing
 
@@ -183,6 +217,35 @@ class ResourceVerifier:
     def _after_signature(
         self, request: HttpRequest, verified: VerifiedRequest, policy: ResourcePolicy, now: int
     ) -> Outcome:
+        token = verified.token
+        assert token is not None  # the jwt scheme always carries one
+        memo = self._memo.get((token, policy.algorithms))
+        if memo is not None:
+            typ, found, model, validated_at = memo
+            # the same token, already validated with the key discovery still hands out:
+            # only what can change is checked again (trust, route, time, key, binding)
+            if typ not in _ACCEPTED[policy.mode]:
+                return _unsigned_requirement(policy.mode)
+            if not self._trusted(policy, typ, model.iss):
+                raise SignatureError(
+                    f"tokens of {model.iss} are not trusted here", code="invalid_jwt"
+                )
+            step = self.discovery_cache.key(
+                found.issuer, found.dwk, found.kid, now=now, alg=found.alg
+            )
+            if step is found.key and validated_at <= now < model.exp:
+                check_key_binding(model, verified.thumbprint)
+                return self._decide(request, verified, model, policy, now)
+        return self._validate_token(request, verified, token, policy, now)
+
+    def _validate_token(
+        self,
+        request: HttpRequest,
+        verified: VerifiedRequest,
+        token: str,
+        policy: ResourcePolicy,
+        now: int,
+    ) -> Outcome:
         # digest §8 "Resource": typ first
         typ = verified.token_header.get("typ")
         if typ not in (TYP_AGENT, TYP_PERSON, TYP_AUTH):
@@ -190,16 +253,13 @@ class ResourceVerifier:
         if typ not in _ACCEPTED[policy.mode]:
             # an agent token where a person is needed: ask for the person token
             return _unsigned_requirement(policy.mode)
-        token = verified.token
-        assert token is not None  # the jwt scheme always carries one
         # dwk, iss, kid (token layer), before any fetch on the issuer's behalf
         found = token_discovery(token, typ=typ, allowed_algs=policy.algorithms)
         if not self._trusted(policy, typ, found.iss):
             raise SignatureError(f"tokens of {found.iss} are not trusted here", code="invalid_jwt")
-        alg = found.parsed.header.get("alg")
-        step = self.discovery_cache.key(
-            found.iss, found.dwk, found.kid, now=now, alg=alg if isinstance(alg, str) else None
-        )
+        header_alg = found.parsed.header.get("alg")
+        alg = header_alg if isinstance(header_alg, str) else None
+        step = self.discovery_cache.key(found.iss, found.dwk, found.kid, now=now, alg=alg)
         if isinstance(step, (FetchNeeded, FetchPending)):
             return NeedFetch(
                 url=step.url,
@@ -212,6 +272,9 @@ class ResourceVerifier:
             return model
         # AAuth -11 §"Proof of Possession": cnf.jwk is the key that signed the request
         check_key_binding(model, verified.thumbprint)
+        if len(self._memo) >= self.token_memo_size:
+            self._memo.clear()  # bounded: tokens come from peers
+        self._memo[token, policy.algorithms] = (typ, _Key(step, alg), model, now)
         return self._decide(request, verified, model, policy, now)
 
     def _trusted(self, policy: ResourcePolicy, typ: str, issuer: str) -> bool:
