@@ -18,9 +18,9 @@ AAuth names algorithms with JOSE identifiers (AAuth -11 §"HTTP Message Signatur
 RFC 9421 §3.3.7); :func:`http_alg_from_jose` and :func:`jose_alg_from_http` translate. The
 polymorphic ``EdDSA`` is deliberately not mapped.
 
-The verifier classes here take raw public key material and offer ``verify(data, signature)
--> bool``, the shape :func:`aauth.httpsig.verify_message` accepts. They never raise for a
-wrong signature; they return ``False``.
+Ed25519 and ES256 verification uses the key objects of :mod:`aauth.keys`
+(``Ed25519PublicKey``, ``EcP256PublicKey``); :class:`HmacSha256Key` here covers the symmetric
+algorithm, for RFC 9421's own examples (AAuth forbids it).
 """
 
 from __future__ import annotations
@@ -31,21 +31,15 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
-import nacl.bindings
-import nacl.exceptions
-
 from .errors import LocalError, SignatureError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from collections.abc import Mapping
 
-    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
 __all__ = [
     "ALGORITHMS",
     "RFC9421_ALGORITHM_NAMES",
-    "EcdsaP256Verifier",
-    "Ed25519Verifier",
     "HmacSha256Key",
     "HttpSigAlgorithm",
     "get_algorithm",
@@ -151,80 +145,6 @@ def jose_alg_from_http(name: str) -> str:
             code="unsupported_algorithm",
         )
     return alg.jose
-
-
-class Ed25519Verifier:
-    """Verifies ``ed25519`` signatures (RFC 9421 §3.3.6) with a raw 32-byte public key."""
-
-    __slots__ = ("_public_key",)
-
-    algorithm: Final = "ed25519"
-
-    def __init__(self, public_key: bytes) -> None:
-        if not isinstance(public_key, bytes) or len(public_key) != 32:
-            raise SignatureError("an Ed25519 public key is exactly 32 bytes", code="invalid_key")
-        self._public_key = public_key
-
-    @property
-    def public_key(self) -> bytes:
-        """The raw 32-byte public key."""
-        return self._public_key
-
-    def verify(self, data: bytes, signature: bytes) -> bool:
-        """Whether ``signature`` is a valid Ed25519 signature of ``data``."""
-        if len(signature) != 64:
-            return False
-        try:
-            nacl.bindings.crypto_sign_open(signature + data, self._public_key)
-        except nacl.exceptions.CryptoError:
-            return False
-        return True
-
-
-class EcdsaP256Verifier:
-    """Verifies ``ecdsa-p256-sha256`` signatures (RFC 9421 §3.3.4): 64 bytes ``r || s``.
-
-    Built from the affine coordinates ``x`` and ``y`` (32 big-endian bytes each, as in a JWK).
-    ``cryptography`` is imported only when such a verifier is built.
-    """
-
-    __slots__ = ("_key",)
-
-    algorithm: Final = "ecdsa-p256-sha256"
-
-    def __init__(self, x: bytes, y: bytes) -> None:
-        from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415 - lazy
-
-        if not isinstance(x, bytes) or not isinstance(y, bytes) or len(x) != 32 or len(y) != 32:
-            raise SignatureError(
-                "a P-256 public key needs 32-byte x and y coordinates", code="invalid_key"
-            )
-        numbers = ec.EllipticCurvePublicNumbers(
-            int.from_bytes(x, "big"), int.from_bytes(y, "big"), ec.SECP256R1()
-        )
-        try:
-            self._key: EllipticCurvePublicKey = numbers.public_key()
-        except ValueError as exc:
-            raise SignatureError("the point is not on curve P-256", code="invalid_key") from exc
-
-    def verify(self, data: bytes, signature: bytes) -> bool:
-        """Whether ``signature`` (``r || s``) is a valid ECDSA P-256/SHA-256 signature."""
-        from cryptography.exceptions import InvalidSignature  # noqa: PLC0415 - lazy
-        from cryptography.hazmat.primitives import hashes  # noqa: PLC0415 - lazy
-        from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415 - lazy
-        from cryptography.hazmat.primitives.asymmetric.utils import (  # noqa: PLC0415 - lazy
-            encode_dss_signature,
-        )
-
-        if len(signature) != 64:
-            return False
-        r = int.from_bytes(signature[:32], "big")
-        s = int.from_bytes(signature[32:], "big")
-        try:
-            self._key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
-        except InvalidSignature:
-            return False
-        return True
 
 
 class HmacSha256Key:

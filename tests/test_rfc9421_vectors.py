@@ -28,7 +28,8 @@ from aauth.httpsig import (
     sign_message,
     verify_message,
 )
-from aauth.httpsig_algorithms import EcdsaP256Verifier, Ed25519Verifier, HmacSha256Key
+from aauth.httpsig_algorithms import HmacSha256Key
+from aauth.keys import EcP256PublicKey, Ed25519PublicKey
 from tests.vectors import load_vectors
 
 VECTORS = load_vectors("rfc9421.json")
@@ -135,10 +136,10 @@ class PemEcdsaVerifier:
 def _engine_verifier(key_id: str) -> Any:
     key = KEYS[key_id]
     if key_id == "test-key-ed25519":
-        return Ed25519Verifier(bytes.fromhex(key["raw"]["public_key_hex"]))
+        return Ed25519PublicKey(bytes.fromhex(key["raw"]["public_key_hex"]))
     if key_id == "test-key-ecc-p256":
         jwk = key["jwk"]
-        return EcdsaP256Verifier(b64url_decode(jwk["x"]), b64url_decode(jwk["y"]))
+        return EcP256PublicKey(b64url_decode(jwk["x"]), b64url_decode(jwk["y"]))
     assert key_id == "test-shared-secret"
     return HmacSha256Key(base64.b64decode(key["base64"]))
 
