@@ -53,6 +53,7 @@ __all__ = [
     "INLINE_SCHEMES",
     "JwksLookup",
     "VerifiedRequest",
+    "default_components",
     "sign_request",
     "verify_request",
 ]
@@ -266,10 +267,15 @@ def _has_aauth_authorization(index: Mapping[str, tuple[str, ...]]) -> bool:
     return authorization is not None and authorization[:6].lower() == "aauth "
 
 
-def _components_for(has_body: bool, aauth_authorization: bool) -> tuple[str, ...]:
+def _components_for(
+    has_body: bool, has_content_type: bool, aauth_authorization: bool
+) -> tuple[str, ...]:
     components = list(AAUTH_REQUIRED_COMPONENTS)
     if has_body:
-        components[3:3] = BODY_COMPONENTS
+        # AAuth -11 §"Covered Components": a body is covered by `content-digest` (RFC 9530),
+        # and its `content-type` whenever there is one (PS and AS requests MUST send one;
+        # their verifiers demand it with `require_body_digest`).
+        components[3:3] = BODY_COMPONENTS if has_content_type else ("content-digest",)
     if aauth_authorization:
         # AAuth -11: whenever `Authorization: AAuth` is sent, `authorization` MUST be covered.
         components.insert(-1, "authorization")
@@ -277,15 +283,26 @@ def _components_for(has_body: bool, aauth_authorization: bool) -> tuple[str, ...
 
 
 _DEFAULT_COMPONENTS: Final = {
-    (body, authorization): _components_for(body, authorization)
+    (body, content_type, authorization): _components_for(body, content_type, authorization)
     for body in (False, True)
+    for content_type in (False, True)
     for authorization in (False, True)
 }
 
 
-def _default_components(request: HttpRequest) -> tuple[str, ...]:
+def default_components(request: HttpRequest) -> tuple[str, ...]:
+    """The components AAuth covers on ``request`` (AAuth -11 §"Covered Components"):
+    ``@method``, ``@authority``, ``@path``; with a body ``content-type`` (when present) and
+    ``content-digest``; ``authorization`` when it carries the ``AAuth`` scheme; and
+    ``signature-key`` last. :func:`sign_request` signs these unless told otherwise, and the
+    agent engine adds a server's extra components before ``signature-key``."""
     index = request._header_index()
-    return _DEFAULT_COMPONENTS[bool(request.body), _has_aauth_authorization(index)]
+    has_body = bool(request.body)
+    return _DEFAULT_COMPONENTS[
+        has_body,
+        has_body and "content-type" in index,
+        _has_aauth_authorization(index),
+    ]
 
 
 @lru_cache(maxsize=256)
@@ -339,7 +356,7 @@ def sign_request(
     """
     if isinstance(created, bool) or not isinstance(created, int) or created < 0:
         raise LocalError("created must be a non-negative int (Unix seconds)")
-    covered = tuple(components) if components is not None else _default_components(request)
+    covered = tuple(components) if components is not None else default_components(request)
     if "signature-key" not in covered:
         raise LocalError("an AAuth signature must cover signature-key (signature-key-08 §3)")
     if "signature-key" in request._header_index():

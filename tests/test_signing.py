@@ -38,6 +38,7 @@ from aauth.signature_key import (
 from aauth.signing import (
     AAUTH_REQUIRED_COMPONENTS,
     VerifiedRequest,
+    default_components,
     sign_request,
     verify_request,
 )
@@ -810,10 +811,17 @@ class TestBody:
             sign_request(request, AGENT_KEY, signature_key=agent_token(), created=T0)
 
     def test_body_without_content_type(self) -> None:
-        with pytest.raises(LocalError):
-            sign_request(
-                post_request(headers=()), AGENT_KEY, signature_key=agent_token(), created=T0
-            )
+        # one rule for the agent and sign_request: the digest covers the body; a PS or AS
+        # (require_body_digest) still refuses it for the missing content-type
+        request = sign_request(
+            post_request(headers=()), AGENT_KEY, signature_key=agent_token(), created=T0
+        )
+        expected = ("@method", "@authority", "@path", "content-digest", "signature-key")
+        assert default_components(request) == expected
+        covered = verify_request(request, now=T0).components
+        assert covered == tuple(f'"{name}"' for name in expected)
+        error = _fails(request, "invalid_input", require_body_digest=True)
+        assert "content-type" in error.required_input
 
     def test_empty_body_is_no_body(self) -> None:
         request = sign_request(

@@ -57,7 +57,7 @@ from ..http import HttpRequest, HttpResponse
 from ..metadata import DWK_PERSON, MetadataError, PersonServerMetadata, parse_person_metadata
 from ..metadata import well_known_url as _well_known_url
 from ..signature_headers import SignatureErrorInfo
-from ..signing import sign_request
+from ..signing import default_components, sign_request
 from ._urls import dial_url, origin_of
 from .actions import (
     Action,
@@ -962,33 +962,30 @@ class AgentFlow:
             components=self._components(request, _origin(out.url)),
         )
 
-    def _components(self, request: HttpRequest, origin: str) -> list[str]:
-        """AAuth -11 §"Covered Components" for this request, plus the server's extras."""
-        covered = ["@method", "@authority", "@path"]
-        if request.body:
-            if request.has_header("content-type"):
-                covered.append("content-type")
-            covered.append("content-digest")
-        authorization = request.header("authorization")
-        if authorization is not None and authorization[:6].lower() == "aauth ":
-            covered.append("authorization")
+    def _components(self, request: HttpRequest, origin: str) -> tuple[str, ...]:
+        """AAuth -11 §"Covered Components" for this request (the one rule in
+        :func:`~aauth.signing.default_components`), plus the server's extras before
+        ``signature-key``."""
+        covered = default_components(request)
         extras = self._store.components(origin)
-        if extras:
-            seen = {ComponentId.parse(name).serialized for name in (*covered, "signature-key")}
-            for extra in extras:
-                component = ComponentId.parse(extra)
-                if component.serialized in seen:
-                    continue
-                if not component.is_derived and not request.has_header(component.name):
-                    raise SignatureRejectedError(
-                        f"{origin} requires {component.serialized} to be covered and the "
-                        "request has no such field",
-                        code="invalid_input",
-                    )
-                seen.add(component.serialized)
-                covered.append(component.name if not component.params else extra)
-        covered.append("signature-key")
-        return covered
+        if not extras:
+            return covered
+        base = list(covered[:-1])  # signature-key goes last
+        seen = {ComponentId.parse(name).serialized for name in covered}
+        for extra in extras:
+            component = ComponentId.parse(extra)
+            if component.serialized in seen:
+                continue
+            if not component.is_derived and not request.has_header(component.name):
+                raise SignatureRejectedError(
+                    f"{origin} requires {component.serialized} to be covered and the "
+                    "request has no such field",
+                    code="invalid_input",
+                )
+            seen.add(component.serialized)
+            base.append(component.name if not component.params else extra)
+        base.append("signature-key")
+        return tuple(base)
 
     def _note_session(self, response: HttpResponse) -> None:
         """AAuth -11 §"AAuth-Access": the newest value replaces the old one. A malformed value
