@@ -29,6 +29,8 @@ from aauth import HttpRequest, HttpResponse
 INTEROP_DIR: Final = Path(__file__).resolve().parent
 NODE_MODULES: Final = INTEROP_DIR / "node_modules"
 BRIDGE: Final = INTEROP_DIR / "httpsig_bridge.mjs"
+#: The header-parser bridge (``parseSignatureError`` & co., ``parseDictionary``).
+HEADERS_BRIDGE: Final = INTEROP_DIR / "httpsig_headers_bridge.mjs"
 HTTPSIG: Final = "@hellocoop/httpsig"
 MOCKIN: Final = "@hellocoop/mockin"
 INSTALL_HINT: Final = "run `npm ci --prefix tests/interop` (Node 20+ and npm)"
@@ -100,19 +102,22 @@ def node_version(node: str) -> str:
 @dataclass
 class HttpsigBridge:
     """Runs batches of sign/verify cases through ``httpsig_bridge.mjs`` (one Node process per
-    batch; see the script's header for the case format)."""
+    batch; see the script's header for the case format), or of header-parse cases through
+    ``httpsig_headers_bridge.mjs`` (``script=HEADERS_BRIDGE``)."""
 
     node: str
     calls: int = 0
     #: What the last run reported: ``{"node": "v20…", "httpsig": "2.2.0"}``.
     reported: dict[str, str] = field(default_factory=dict)
 
-    def run(self, cases: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """The result of each case, in order."""
+    def run(
+        self, cases: Sequence[Mapping[str, Any]], *, script: Path = BRIDGE
+    ) -> list[dict[str, Any]]:
+        """The result of each case, in order (``script``: which bridge runs them)."""
         self.calls += 1
         try:
             done = subprocess.run(
-                [self.node, str(BRIDGE)],
+                [self.node, str(script)],
                 input=json.dumps({"cases": list(cases)}),
                 capture_output=True,
                 text=True,

@@ -1,0 +1,611 @@
+"""OUR resource (issue 5) against code no one here wrote: requests signed by
+``@hellocoop/httpsig`` 2.2.0 and tokens issued by ``@hellocoop/mockin`` 2.0.0.
+
+Results, counts and divergences: ``tests/interop/RESOURCE-RESULTS.md``.
+
+The resource runs in-process. Each engine of :data:`ENGINES` is driven by its own loop:
+``ResourceVerifier.check`` (``NeedFetch`` → fetch → discovery cache → ``check`` again; the
+app on ``Verified``) and ``ResourceServer.receive`` (the exchange loop of the contract:
+``Fetch`` / ``CallApp`` / ``Respond``). Fetches for the agent token's issuer are answered by
+a :class:`~tests.fakes.FakeAgentProvider` in-process; fetches for mockin's identifier go to
+the real mockin over loopback HTTP (after :func:`aauth.discovery.check_resolved_address`).
+
+1. httpsig signs (clock pinned to :data:`T0`), our resource verifies at :data:`T0`:
+   ``sig=jwt`` with an agent token, with and without a body (``content-digest``), with a
+   query string it leaves uncovered; ``sig=hwk`` refused by the resource (``401
+   Signature-Error: error=unsupported_scheme`` + ``Accept-Signature-Scheme: jwt``) while
+   :func:`aauth.verify_request` alone accepts it. The resource's challenges are parsed
+   with the parsers httpsig exports (``httpsig_headers_bridge.mjs``).
+2. OUR agent (``aauth_httpx.AAuth`` over an httpx transport that hands resource requests to
+   the in-process resource and mockin requests to mockin) gets a person token from mockin
+   and calls a person-token route; then the three-party auth-token flow (see the tests).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+from urllib.parse import urlsplit
+
+import pytest
+
+from aauth import HttpRequest, HttpResponse, verify_request
+from aauth.discovery import DiscoveryCache, EgressPolicy, check_resolved_address
+from aauth.keys import EcP256Key, Ed25519Key
+from aauth.resource import (
+    AccessMode,
+    Challenge,
+    NeedFetch,
+    ResourcePolicy,
+    ResourceVerifier,
+    Verified,
+)
+from aauth.tokens import TYP_AGENT
+from tests.fakes import FakeAgentProvider
+
+from .conftest import MOCKIN_ISSUER
+from .harness import HEADERS_BRIDGE, HTTP_TIMEOUT, HttpsigBridge, http_call
+
+pytestmark = pytest.mark.interop
+
+#: The pinned clock of the httpsig half (2026-01-01T00:00:00Z).
+T0: Final = 1_767_225_600
+#: Our resource's identifier.
+RESOURCE: Final = "https://resource.example"
+RESOURCE_KID: Final = "rs-key-1"
+RESOURCE_KEY: Final = Ed25519Key.from_seed(hashlib.sha256(b"interop resource key").digest())
+#: The AP of the agent tokens (served in-process by the fake).
+PROVIDER: Final = FakeAgentProvider(ps=MOCKIN_ISSUER, seed=5)
+AGENT_KEY: Final = PROVIDER.agent_key()
+EC_KEY: Final = EcP256Key.from_private_value(
+    int.from_bytes(hashlib.sha256(b"interop resource ec key").digest(), "big") >> 8
+)
+#: Loopback is where every test peer lives; only the transport, never an identifier.
+DEV_EGRESS: Final = EgressPolicy(allow_insecure_loopback_for_development=True)
+
+JSON_TYPE: Final = (("Content-Type", "application/json"),)
+JSON_BODY: Final = b'{"note":"caf\xc3\xa9 \xe2\x82\xac","n":1}'
+BODY_COVERAGE: Final = ("content-type", "content-digest")
+
+
+def _routes() -> dict[str, ResourcePolicy]:
+    """Our resource's routes: one per access mode, plus coverage variants."""
+    providers = frozenset({PROVIDER.issuer})
+    ps = frozenset({MOCKIN_ISSUER})
+    return {
+        "/api": ResourcePolicy(mode=AccessMode.AGENT_TOKEN, agent_providers=providers),
+        # a body route that insists on content-type + content-digest being signed
+        "/notes": ResourcePolicy(
+            mode=AccessMode.AGENT_TOKEN, agent_providers=providers, extra_components=BODY_COVERAGE
+        ),
+        # a route that insists on the query being signed (httpsig never covers @query)
+        "/strict": ResourcePolicy(
+            mode=AccessMode.AGENT_TOKEN, agent_providers=providers, extra_components=("@query",)
+        ),
+        "/ed25519": ResourcePolicy(
+            mode=AccessMode.AGENT_TOKEN, agent_providers=providers, algorithms=("Ed25519",)
+        ),
+        "/person": ResourcePolicy(
+            mode=AccessMode.PERSON_TOKEN, agent_providers=providers, person_servers=ps
+        ),
+        "/auth": ResourcePolicy(
+            mode=AccessMode.AUTH_TOKEN,
+            agent_providers=providers,
+            person_servers=ps,
+            scope="data.read",
+        ),
+    }
+
+
+# ----------------------------------------------------------------------------- the app
+
+
+def identity_facts(identity: Verified | None) -> dict[str, Any] | None:
+    """What the app learns about the caller (JSON-able)."""
+    if identity is None:
+        return None
+    return {
+        "mode": str(identity.mode),
+        "token_type": identity.token_type,
+        "thumbprint": identity.thumbprint,
+        "agent": identity.agent,
+        "ps": identity.ps,
+        "sub": identity.sub,
+        "scope": identity.scope,
+        "iss": identity.token.iss,
+    }
+
+
+def echo_app(request: HttpRequest, identity: Verified | None) -> HttpResponse:
+    """The protected application: 200 JSON with the call facts and the caller."""
+    parts = urlsplit(request.url)
+    facts = {
+        "method": request.method,
+        "path": parts.path,
+        "query": parts.query,
+        "body_sha256": hashlib.sha256(request.body).hexdigest(),
+        "identity": identity_facts(identity),
+    }
+    return HttpResponse(200, [("Content-Type", "application/json")], json.dumps(facts).encode())
+
+
+# ---------------------------------------------------------------------------- upstreams
+
+
+@dataclass
+class Upstreams:
+    """Answers the resource's discovery fetches.
+
+    ``local``: identifier origin → in-process handler (the fake AP); ``transport``:
+    identifier origin → ``http://127.0.0.1:PORT`` (mockin), dialled for real after the
+    resolved-address egress check.
+    """
+
+    local: Mapping[str, Callable[[HttpRequest, int], HttpResponse]] = field(default_factory=dict)
+    transport: Mapping[str, str] = field(default_factory=dict)
+    #: Every ``(url, dial_url)`` fetched, in order.
+    log: list[tuple[str, str]] = field(default_factory=list)
+
+    def dial_url(self, url: str) -> str:
+        """``url`` on its transport (unchanged for in-process and unknown origins)."""
+        for origin, base in self.transport.items():
+            if url == origin or url.startswith(origin + "/"):
+                return base + url[len(origin) :]
+        return url
+
+    def fetch(
+        self, url: str, dial_url: str, *, now: int, egress: EgressPolicy, timeout: float
+    ) -> HttpResponse | None:
+        """GET ``dial_url``; ``None`` for a failed fetch."""
+        self.log.append((url, dial_url))
+        parts = urlsplit(dial_url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin in self.local:
+            return self.local[origin](HttpRequest("GET", dial_url), now)
+        if parts.hostname != "127.0.0.1":
+            return None  # nothing else exists in the test world
+        check_resolved_address(parts.hostname, egress)  # the contract: before connecting
+        try:
+            return http_call(HttpRequest("GET", dial_url), timeout=timeout)
+        except OSError:
+            return None
+
+
+def provider_upstreams(provider: FakeAgentProvider = PROVIDER) -> Upstreams:
+    """Only the AP, in-process."""
+    return Upstreams(local={provider.issuer: provider.handle})
+
+
+# ------------------------------------------------------------------------------ engines
+
+
+@dataclass
+class AppCall:
+    """One run of the application."""
+
+    request: HttpRequest
+    identity: Verified | None
+
+
+class OurResource(Protocol):
+    """Our resource, one engine, driven in-process."""
+
+    upstreams: Upstreams
+    calls: list[AppCall]
+    #: Every response sent, in order.
+    responses: list[HttpResponse]
+
+    def handle(self, request: HttpRequest, now: int) -> HttpResponse:
+        """The response to ``request`` at ``now`` (fetches done on the way)."""
+        ...
+
+
+class VerifierResource:
+    """``ResourceVerifier.check`` in the loop its docs show."""
+
+    name = "verifier"
+
+    def __init__(
+        self,
+        upstreams: Upstreams,
+        *,
+        identifier: str = RESOURCE,
+        routes: Mapping[str, ResourcePolicy] | None = None,
+        new_jti: Callable[[], str] | None = None,
+    ) -> None:
+        self.upstreams = upstreams
+        self.verifier = ResourceVerifier(
+            identifier,
+            RESOURCE_KEY,
+            RESOURCE_KID,
+            dict(routes or _routes()),
+            DiscoveryCache(),
+            new_jti=new_jti or _counter("rt"),
+        )
+        self.calls: list[AppCall] = []
+        self.responses: list[HttpResponse] = []
+
+    def handle(self, request: HttpRequest, now: int) -> HttpResponse:
+        response = self._handle(request, now)
+        self.responses.append(response)
+        return response
+
+    def _handle(self, request: HttpRequest, now: int) -> HttpResponse:
+        cache = self.verifier.discovery_cache
+        for _ in range(8):  # metadata, JWKS, one refresh: never more than a few rounds
+            outcome = self.verifier.check(request, now)
+            if isinstance(outcome, Challenge):
+                return outcome.to_response()
+            if isinstance(outcome, Verified):
+                self.calls.append(AppCall(request, outcome))
+                return echo_app(request, outcome)
+            assert isinstance(outcome, NeedFetch)
+            assert not outcome.pending, "single-threaded: nothing else is fetching"
+            dial = self.upstreams.dial_url(outcome.url)
+            got = self.upstreams.fetch(
+                outcome.url, dial, now=now, egress=DEV_EGRESS, timeout=HTTP_TIMEOUT
+            )
+            if got is None:
+                cache.on_fetch_failed(outcome.url, now=now)
+            else:
+                cache.on_response(outcome.url, got, now=now)
+        raise AssertionError(f"no verdict after 8 rounds; fetched {self.upstreams.log}")
+
+
+def _counter(prefix: str) -> Callable[[], str]:
+    """Fresh, distinct values (the binding's randomness, made reproducible)."""
+    count = 0
+
+    def new() -> str:
+        nonlocal count
+        count += 1
+        return f"{prefix}-{count:04d}-" + base64.urlsafe_b64encode(
+            hashlib.sha256(f"{prefix}{count}".encode()).digest()[:12]
+        ).decode("ascii")
+
+    return new
+
+
+EngineFactory = Callable[..., OurResource]
+ENGINES: Final[dict[str, EngineFactory]] = {"verifier": VerifierResource}
+
+
+@pytest.fixture(params=list(ENGINES))
+def engine(request: pytest.FixtureRequest) -> EngineFactory:
+    """Each engine in turn (a factory: ``engine(upstreams, ...)``)."""
+    factory: EngineFactory = ENGINES[request.param]
+    return factory
+
+
+# ================================================================= 1. httpsig signs
+
+
+#: The agent token httpsig's jwt-scheme requests carry (cnf.jwk = AGENT_KEY).
+AGENT_TOKEN: Final = PROVIDER.mint(AGENT_KEY, now=T0 - 60)
+#: The same for an ES256 agent key.
+EC_AGENT_TOKEN: Final = PROVIDER.mint(EC_KEY, now=T0 - 60)
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A request for httpsig to sign (``sig=jwt`` unless ``scheme`` says otherwise)."""
+
+    method: str
+    url: str
+    headers: Sequence[tuple[str, str]] = ()
+    body: bytes | None = None
+    scheme: str = "jwt"
+    key: Ed25519Key | EcP256Key = AGENT_KEY
+    components: Sequence[str] | None = None
+    content_digest: str | None = None
+
+    def bridge_case(self) -> dict[str, Any]:
+        signature_key: dict[str, str] = {"type": self.scheme}
+        if self.scheme == "jwt":
+            signature_key["jwt"] = AGENT_TOKEN if self.key is AGENT_KEY else EC_AGENT_TOKEN
+        case: dict[str, Any] = {
+            "op": "sign",
+            "url": self.url,
+            "method": self.method,
+            "headers": [list(pair) for pair in self.headers],
+            "body_b64": None if self.body is None else base64.b64encode(self.body).decode(),
+            "signing_key": self.key.private_jwk(),
+            "signature_key": signature_key,
+            "created": T0,
+        }
+        if self.components is not None:
+            case["components"] = list(self.components)
+        if self.content_digest is not None:
+            case["content_digest"] = self.content_digest
+        return case
+
+
+SIGNED: Final[dict[str, Signed]] = {
+    "get": Signed("GET", f"{RESOURCE}/api/documents"),
+    "post-json": Signed("POST", f"{RESOURCE}/notes", JSON_TYPE, JSON_BODY),
+    "post-json-api": Signed("POST", f"{RESOURCE}/api/notes", JSON_TYPE, JSON_BODY),
+    "post-no-digest": Signed(
+        "POST", f"{RESOURCE}/notes", JSON_TYPE, JSON_BODY, content_digest="omit"
+    ),
+    "get-query": Signed("GET", f"{RESOURCE}/api/search?q=caf%C3%A9&page=2"),
+    "strict-query": Signed("GET", f"{RESOURCE}/strict/search?q=1"),
+    "strict-covers-query": Signed(
+        "GET",
+        f"{RESOURCE}/strict/search?q=1",
+        components=("@method", "@authority", "@path", "@query", "signature-key"),
+    ),
+    "get-es256": Signed("GET", f"{RESOURCE}/ed25519/documents", key=EC_KEY),
+    "get-hwk": Signed("GET", f"{RESOURCE}/api/documents", scheme="hwk"),
+    "post-hwk": Signed("POST", f"{RESOURCE}/notes", JSON_TYPE, JSON_BODY, scheme="hwk"),
+    "person-route": Signed("GET", f"{RESOURCE}/person/me"),
+    "auth-route": Signed("GET", f"{RESOURCE}/auth/data"),
+}
+
+
+@pytest.fixture(scope="module")
+def signed(httpsig: HttpsigBridge) -> dict[str, HttpRequest]:
+    """Every :data:`SIGNED` request as httpsig signed it (one Node run)."""
+    names = list(SIGNED)
+    results = httpsig.run([SIGNED[name].bridge_case() for name in names])
+    out: dict[str, HttpRequest] = {}
+    for name, result in zip(names, results, strict=True):
+        assert result["ok"], f"{name}: httpsig could not sign: {result.get('error')}"
+        headers = [(str(k), str(v)) for k, v in result["headers"]]
+        out[name] = HttpRequest(
+            SIGNED[name].method, result["url"], headers, SIGNED[name].body or b""
+        )
+    return out
+
+
+def _json(response: HttpResponse) -> Any:
+    return json.loads(response.body)
+
+
+def _assert_agent_call(response: HttpResponse, thumbprint: str = AGENT_KEY.thumbprint) -> None:
+    assert response.status == 200, (response.status, response.headers, response.body)
+    who = _json(response)["identity"]
+    assert who["mode"] == "agent-token"
+    assert who["token_type"] == TYP_AGENT
+    assert who["agent"] == PROVIDER.agent_id
+    assert who["iss"] == PROVIDER.issuer
+    assert who["ps"] == MOCKIN_ISSUER
+    assert who["thumbprint"] == thumbprint
+
+
+AP_DOCUMENTS: Final = [
+    f"{PROVIDER.issuer}/.well-known/aauth-agent.json",
+    PROVIDER.jwks_uri,
+]
+
+
+@pytest.mark.parametrize("name", ["get", "post-json", "post-json-api", "get-query"])
+def test_their_jwt_request_passes_our_resource(
+    name: str, engine: EngineFactory, signed: dict[str, HttpRequest]
+) -> None:
+    resource = engine(provider_upstreams())
+    request = signed[name]
+    assert request.header("signature-key") == f'sig=jwt;jwt="{AGENT_TOKEN}"'
+    response = resource.handle(request, T0)
+
+    _assert_agent_call(response)
+    facts = _json(response)
+    assert (facts["method"], facts["path"]) == (request.method, urlsplit(request.url).path)
+    assert facts["body_sha256"] == hashlib.sha256(SIGNED[name].body or b"").hexdigest()
+    # the agent token's issuer was discovered (metadata, then JWKS), once
+    assert [url for url, _ in resource.upstreams.log] == AP_DOCUMENTS
+    assert len(resource.calls) == 1
+
+
+def test_their_body_digest_is_checked_by_our_resource(
+    engine: EngineFactory, signed: dict[str, HttpRequest]
+) -> None:
+    """``/notes`` wants ``content-type`` + ``content-digest`` signed: httpsig's default body
+    signature covers both; our resource recomputes the digest."""
+    resource = engine(provider_upstreams())
+    request = signed["post-json"]
+    digest = base64.b64encode(hashlib.sha256(JSON_BODY).digest()).decode()
+    assert request.header("content-digest") == f"sha-256=:{digest}:"
+    _assert_agent_call(resource.handle(request, T0))
+
+    # the body changed under the digest (a fresh copy, so no replay verdict interferes)
+    tampered = HttpRequest(request.method, request.url, request.headers, b'{"note":"other"}')
+    refused = engine(provider_upstreams()).handle(tampered, T0)
+    assert refused.status == 401
+    # divergence 7 of test_httpsig_interop: httpsig would say invalid_input
+    assert refused.header("signature-error") == "error=invalid_signature"
+
+
+def test_their_body_without_digest_is_refused_where_required(
+    engine: EngineFactory, signed: dict[str, HttpRequest]
+) -> None:
+    resource = engine(provider_upstreams())
+    request = signed["post-no-digest"]
+    assert request.header("content-digest") is None
+    response = resource.handle(request, T0)
+    assert response.status == 401
+    error = response.header("signature-error")
+    assert error is not None and error.startswith("error=invalid_input")
+    assert '"content-digest"' in error
+    assert resource.calls == []
+    assert resource.upstreams.log == []  # refused before any fetch
+
+
+def test_their_uncovered_query_passes_and_stays_unprotected(
+    engine: EngineFactory, signed: dict[str, HttpRequest]
+) -> None:
+    request = signed["get-query"]
+    assert request.url == f"{RESOURCE}/api/search?q=caf%C3%A9&page=2"
+    resource = engine(provider_upstreams())
+    response = resource.handle(request, T0)
+    _assert_agent_call(response)
+    assert _json(response)["query"] == "q=caf%C3%A9&page=2"
+
+    # the query is not covered: the same signature passes with another query (on a fresh
+    # resource, so the replay store has not seen it)
+    changed = HttpRequest("GET", f"{RESOURCE}/api/search?q=other", request.headers)
+    other = engine(provider_upstreams()).handle(changed, T0)
+    _assert_agent_call(other)
+    assert _json(other)["query"] == "q=other"
+
+
+def test_a_route_that_wants_the_query_signed_refuses_theirs(
+    engine: EngineFactory, signed: dict[str, HttpRequest]
+) -> None:
+    resource = engine(provider_upstreams())
+    response = resource.handle(signed["strict-query"], T0)
+    assert response.status == 401
+    # required_input names every component the route needs, @query among them
+    assert response.header("signature-error") == (
+        'error=invalid_input, required_input=("@method" "@authority" "@path" "signature-key" '
+        '"@query")'
+    )
+    # and httpsig covering @query does not help: its @query line lacks the "?"
+    covered = resource.handle(signed["strict-covers-query"], T0)
+    assert covered.status == 401
+    assert covered.header("signature-error") == "error=invalid_signature"
+    assert resource.calls == []
+
+
+def test_their_replayed_request_is_refused(
+    engine: EngineFactory, signed: dict[str, HttpRequest]
+) -> None:
+    resource = engine(provider_upstreams())
+    _assert_agent_call(resource.handle(signed["get"], T0))
+    again = resource.handle(signed["get"], T0 + 1)
+    assert again.status == 401
+    assert again.header("signature-error") == "error=invalid_signature"
+    assert len(resource.calls) == 1
+
+
+@pytest.mark.parametrize(("now", "ok"), [(T0 - 60, True), (T0 + 60, True), (T0 + 61, False)])
+def test_their_created_meets_our_window(
+    now: int, ok: bool, engine: EngineFactory, signed: dict[str, HttpRequest]
+) -> None:
+    response = engine(provider_upstreams()).handle(signed["get"], now)
+    if ok:
+        _assert_agent_call(response)
+    else:
+        assert response.status == 401
+        assert response.header("signature-error") == "error=invalid_signature"
+
+
+def test_their_es256_signature_on_an_ed25519_route(
+    engine: EngineFactory, signed: dict[str, HttpRequest]
+) -> None:
+    response = engine(provider_upstreams()).handle(signed["get-es256"], T0)
+    assert response.status == 401
+    assert response.header("signature-error") == "error=unsupported_algorithm"
+    assert response.header("accept-signature-alg") == "Ed25519"
+    # the signature itself is good (ES256 with the agent token's cnf.jwk)
+    assert verify_request(signed["get-es256"], now=T0).thumbprint == EC_KEY.thumbprint
+
+
+@pytest.mark.parametrize("name", ["get-hwk", "post-hwk"])
+def test_their_hwk_request_is_refused_by_the_resource(
+    name: str, engine: EngineFactory, signed: dict[str, HttpRequest]
+) -> None:
+    request = signed[name]
+    assert (request.header("signature-key") or "").startswith("sig=hwk;")
+    # the signature itself is good: the wire layer alone accepts it
+    verified = verify_request(request, now=T0, schemes=("jwt", "hwk"), require_body_digest=True)
+    assert (verified.scheme, verified.thumbprint) == ("hwk", AGENT_KEY.thumbprint)
+
+    resource = engine(provider_upstreams())
+    response = resource.handle(request, T0)
+    assert response.status == 401
+    assert response.header("signature-error") == "error=unsupported_scheme"
+    assert response.header("accept-signature-scheme") == "jwt"  # AAuth -11: sig=jwt only
+    assert response.header("aauth-requirement") is None
+    problem = _json(response)
+    assert problem["type"] == "urn:ietf:params:sig-error:unsupported_scheme"
+    assert resource.calls == []
+    assert resource.upstreams.log == []
+
+
+# ------------------------------------------------- our challenges, httpsig's parsers
+
+#: The challenge fields of a response and the httpsig export that reads each (the bridge
+#: uses ``parseDictionary`` for ``AAuth-Requirement``, as the package documents).
+CHALLENGE_FIELDS: Final = (
+    "signature-error",
+    "accept-signature",
+    "accept-signature-scheme",
+    "accept-signature-alg",
+    "aauth-requirement",
+)
+
+
+def their_parse(
+    httpsig: HttpsigBridge, responses: Mapping[str, HttpResponse]
+) -> dict[str, dict[str, Any]]:
+    """``{name: {field: what httpsig parsed}}`` for every challenge field of every response
+    (one Node run); a parser that throws fails the test with its message."""
+    keys: list[tuple[str, str]] = []
+    cases: list[dict[str, str]] = []
+    for name, response in responses.items():
+        for field_name in CHALLENGE_FIELDS:
+            value = response.header(field_name)
+            if value is not None:
+                keys.append((name, field_name))
+                cases.append({"op": "parse", "field": field_name, "value": value})
+    results = httpsig.run(cases, script=HEADERS_BRIDGE)
+    parsed: dict[str, dict[str, Any]] = {name: {} for name in responses}
+    for (name, field_name), result in zip(keys, results, strict=True):
+        assert result["ok"], f"{name} {field_name}: httpsig refused it: {result['error']}"
+        parsed[name][field_name] = result["parsed"]
+    return parsed
+
+
+def _requirement(value: str, **params: str) -> dict[str, Any]:
+    """httpsig's ``parseDictionary`` view of ``requirement=<value>; k="v"...``."""
+    return {
+        "requirement": {
+            "value": value,
+            "type": "token",
+            "params": {k: {"value": v, "type": "string"} for k, v in params.items()},
+        }
+    }
+
+
+def test_httpsig_parses_our_challenges(
+    engine: EngineFactory, signed: dict[str, HttpRequest], httpsig: HttpsigBridge
+) -> None:
+    resource = engine(provider_upstreams())
+    responses = {
+        "unsigned": resource.handle(HttpRequest("GET", f"{RESOURCE}/api/documents"), T0),
+        "unsigned-person": resource.handle(HttpRequest("GET", f"{RESOURCE}/person/me"), T0),
+        "agent-on-person": resource.handle(signed["person-route"], T0),
+        "agent-on-auth": resource.handle(signed["auth-route"], T0),
+        "hwk": resource.handle(signed["get-hwk"], T0),
+        "query-required": resource.handle(signed["strict-query"], T0),
+        "digest-required": resource.handle(signed["post-no-digest"], T0),
+        "es256": resource.handle(signed["get-es256"], T0),
+        "stale": resource.handle(signed["get"], T0 + 61),
+    }
+    assert {name: r.status for name, r in responses.items()} == dict.fromkeys(responses, 401)
+    parsed = their_parse(httpsig, responses)
+
+    assert parsed["unsigned"] == {"aauth-requirement": _requirement("agent-token")}
+    assert parsed["unsigned-person"] == {"aauth-requirement": _requirement("person-token")}
+    assert parsed["agent-on-person"] == {"aauth-requirement": _requirement("person-token")}
+    assert parsed["agent-on-auth"] == {"aauth-requirement": _requirement("person-token")}
+    assert parsed["hwk"] == {
+        "signature-error": {"error": "unsupported_scheme"},
+        "accept-signature-scheme": ["jwt"],
+    }
+    base = ["@method", "@authority", "@path", "signature-key"]
+    assert parsed["query-required"] == {
+        "signature-error": {"error": "invalid_input", "required_input": [*base, "@query"]}
+    }
+    assert parsed["digest-required"] == {
+        "signature-error": {"error": "invalid_input", "required_input": [*base, *BODY_COVERAGE]}
+    }
+    assert parsed["es256"] == {
+        "signature-error": {"error": "unsupported_algorithm"},
+        "accept-signature-alg": ["Ed25519"],
+    }
+    assert parsed["stale"] == {"signature-error": {"error": "invalid_signature"}}
