@@ -1,6 +1,9 @@
 """The resource side of AAuth as a sans-IO engine (issue 5; digest §1.3-§1.6, §2, §5, §8
 "Resource").
 
+* :class:`ResourceServer`: ``receive(request, now)`` -> :class:`Exchange`, whose
+  ``next_action()`` is a :class:`Fetch`, :class:`Respond` or :class:`CallApp` (the sans-IO
+  server the bindings drive).
 * :class:`ResourceVerifier`: ``check(request, now)`` →
   :class:`Verified` | :class:`Challenge` | :class:`NeedFetch`.
 * :class:`ResourcePolicy` / :class:`AccessMode`: what each route accepts.
@@ -9,19 +12,27 @@
 
 from __future__ import annotations
 
+from .actions import Action, CallApp, Fetch, Respond
 from .outcomes import Challenge, NeedFetch, Outcome, Verified
 from .policy import AccessMode, ResourcePolicy
 from .replay import MemoryReplayStore, ReplayStore
+from .server import Exchange, ResourceServer
 from .verifier import ResourceVerifier
 
 __all__ = [
     "AccessMode",
+    "Action",
+    "CallApp",
     "Challenge",
+    "Exchange",
+    "Fetch",
     "MemoryReplayStore",
     "NeedFetch",
     "Outcome",
     "ReplayStore",
     "ResourcePolicy",
+    "ResourceServer",
     "ResourceVerifier",
+    "Respond",
     "Verified",
 ]
