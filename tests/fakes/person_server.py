@@ -12,6 +12,13 @@
   ``200 {"auth_token", "expires_in"}``;
 * ``/pending/<id>``: ``GET`` polls, ``POST`` answers (``action``), ``DELETE`` cancels.
 
+Four-party: after :meth:`FakePersonServer.federate_with` an Access Server, a resource token
+whose ``aud`` is that AS is checked as for this PS (``ps``, binding, ``presented_jti``) and
+exchanged at the AS (digest §1.4 step 5): the PS signs ``POST {as}/token`` with
+``{"resource_token", "agent_token"}`` as itself (``jwks_uri`` scheme), hands it to the AS's
+``handle`` in process, checks the AS's auth token (digest §4.5 "PS verification of an
+AS-issued token") and passes it on.
+
 Every request to an endpoint or pending URL is verified (RFC 9421 signature, ``content-type``
 and ``content-digest`` covered when there is a body, agent token from a trusted AP, bound to
 the signing key, naming this PS). Switches are plain attributes a test sets between calls.
@@ -21,8 +28,9 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aauth.aauth_headers import (
     ApprovalPending,
@@ -35,7 +43,8 @@ from aauth.http import HttpRequest, HttpResponse
 from aauth.identifiers import InvalidIdentifierError, validate_server_id
 from aauth.metadata import DWK_PERSON, PersonServerMetadata, serialize_metadata
 from aauth.problems import ENDPOINT_ERROR_STATUS
-from aauth.signing import VerifiedRequest, verify_request
+from aauth.signature_key import JwksUriKey
+from aauth.signing import VerifiedRequest, sign_request, verify_request
 from aauth.tokens import (
     AUTH_TOKEN_MAX_LIFETIME,
     PERSON_TOKEN_MAX_LIFETIME,
@@ -51,6 +60,7 @@ from aauth.tokens import (
     check_presented_jti,
     token_discovery,
     validate_agent_token,
+    validate_auth_token,
     validate_resource_token,
 )
 
@@ -58,6 +68,7 @@ from ._common import (
     JSON,
     Exchange,
     Fault,
+    Handler,
     Issuer,
     RecordingServer,
     Reject,
@@ -134,6 +145,14 @@ def _token_problem(exc: TokenError) -> HttpResponse:
     return problem(exc.code, status=status, detail=exc.message)
 
 
+class AccessServerPeer(Issuer, Protocol):
+    """What the PS needs of an Access Server it federates with (a
+    :class:`~tests.fakes.access_server.FakeAccessServer`): identifier, JWKS, ``handle``."""
+
+    @property
+    def handle(self) -> Handler: ...
+
+
 class FakePersonServer(RecordingServer[PendingRequest]):
     """A Person Server at ``issuer``.
 
@@ -206,6 +225,11 @@ class FakePersonServer(RecordingServer[PendingRequest]):
         self.auth_tokens: list[str] = []
         self.person_records: dict[str, PersonTokenRecord] = {}
         self.clarification_answers: list[str] = []
+        self.access_servers: dict[str, AccessServerPeer] = {}
+        self.federated: list[str] = []
+        # raw tokens by jti, for the request to an AS (the models keep only claims)
+        self._agent_tokens: dict[str, str] = {}
+        self._resource_tokens: dict[str, str] = {}
 
     # ------------------------------------------------------------------ configuration
 
@@ -237,6 +261,10 @@ class FakePersonServer(RecordingServer[PendingRequest]):
     def trust_resource(self, resource: Issuer) -> None:
         """Accept resource tokens from ``resource``."""
         self.resources[resource.issuer] = resource.jwks
+
+    def federate_with(self, access_server: AccessServerPeer) -> None:
+        """Exchange resource tokens whose ``aud`` is ``access_server`` at that AS."""
+        self.access_servers[access_server.issuer] = access_server
 
     def subject_for(self, resource: str) -> str:
         """The directed ``sub`` of this PS's person at ``resource`` (stable, pairwise)."""
@@ -322,6 +350,7 @@ class FakePersonServer(RecordingServer[PendingRequest]):
             raise Reject(problem("invalid_agent_token", detail="sub-agents must not call the PS"))
         if agent.ps != self.issuer:
             raise Reject(problem("invalid_agent_token", detail="the agent token names another PS"))
+        self._agent_tokens[agent.jti] = verified.token or ""
         return verified, agent
 
     def _check_resource_token(self, token: str, agent_jkt: str, now: int) -> ResourceToken:
@@ -332,14 +361,18 @@ class FakePersonServer(RecordingServer[PendingRequest]):
             keys = self.resources.get(found.iss)
             if keys is None:
                 raise Reject(problem("invalid_resource_token", detail="untrusted resource"))
+            audience = found.parsed.claims.get("aud")
+            if not isinstance(audience, str) or audience not in self.access_servers:
+                audience = self.issuer  # three-party: the token must be for this PS
             model = validate_resource_token(
-                found.parsed, keys, now=now, audience=self.issuer, ps=self.issuer
+                found.parsed, keys, now=now, audience=audience, ps=self.issuer
             )
             check_key_binding(model, agent_jkt, error_codes="endpoint")
             if self.check_presented_jti:
                 check_presented_jti(model, self.person_records.get(model.presented_jti))
         except TokenError as exc:
             raise Reject(_token_problem(exc)) from None
+        self._resource_tokens[model.jti] = token
         return model
 
     def _person_token(self, request: HttpRequest, now: int) -> HttpResponse:
@@ -402,6 +435,9 @@ class FakePersonServer(RecordingServer[PendingRequest]):
     def _issue_auth_token(
         self, agent: AgentToken, resource_token: ResourceToken, now: int
     ) -> HttpResponse:
+        peer = self.access_servers.get(resource_token.aud)
+        if peer is not None:
+            return self._federate(peer, agent, resource_token, now)
         lifetime = min(self.auth_token_lifetime, AUTH_TOKEN_MAX_LIFETIME)
         exp = min(now + lifetime, agent.exp)
         token = build_auth_token(
@@ -424,6 +460,48 @@ class FakePersonServer(RecordingServer[PendingRequest]):
         )
         self.auth_tokens.append(token)
         return json_response(200, {"auth_token": token, "expires_in": exp - now})
+
+    def _federate(
+        self, peer: AccessServerPeer, agent: AgentToken, resource_token: ResourceToken, now: int
+    ) -> HttpResponse:
+        """Digest §1.4 step 5 (four-party): ask the AS, check its answer, pass it on."""
+        body = json.dumps(
+            {
+                "resource_token": self._resource_tokens[resource_token.jti],
+                "agent_token": self._agent_tokens[agent.jti],
+            }
+        ).encode()
+        request = HttpRequest("POST", f"{peer.issuer}/token", [("Content-Type", JSON)], body)
+        signed = sign_request(
+            request,
+            self.key,
+            signature_key=JwksUriKey(label="sig", id=self.issuer, dwk=DWK_PERSON, kid=self.kid),
+            created=now,
+        )
+        answer = peer.handle(signed, now)
+        if answer.status != 200:
+            return answer  # the AS's refusal, passed through
+        try:
+            token = json.loads(answer.body)["auth_token"]
+            # digest §4.5 "PS verification of an AS-issued token"
+            model = validate_auth_token(
+                token,
+                peer.jwks,
+                now=now,
+                audience=resource_token.iss,
+                issuer=peer.issuer,
+                subject=resource_token.sub,
+                within_scope=resource_token.scope or "",
+                error_codes="endpoint",
+            )
+            check_key_binding(model, agent.cnf_thumbprint, error_codes="endpoint")
+        except (ValueError, KeyError, TypeError) as exc:
+            return problem("server_error", status=502, detail=f"the AS answered badly: {exc}")
+        except TokenError as exc:
+            return problem("server_error", status=502, detail=f"the AS's token: {exc.message}")
+        self.federated.append(token)
+        self.auth_tokens.append(token)
+        return json_response(200, {"auth_token": token, "expires_in": model.exp - now})
 
     # ------------------------------------------------------------------ deferred (202)
 
