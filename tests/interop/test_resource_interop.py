@@ -26,29 +26,40 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
-from aauth import HttpRequest, HttpResponse, verify_request
+from aauth import HttpRequest, HttpResponse, decode_jwt_unverified, verify_request
+from aauth.aauth_headers import AuthTokenRequired, parse_aauth_requirement
+from aauth.agent import Agent, StaticAgentCredentials, TokenEndpointError
 from aauth.discovery import DiscoveryCache, EgressPolicy, check_resolved_address
 from aauth.keys import EcP256Key, Ed25519Key
+from aauth.metadata import ResourceMetadata, parse_person_metadata, serialize_metadata
 from aauth.resource import (
     AccessMode,
+    CallApp,
     Challenge,
+    Fetch,
     NeedFetch,
     ResourcePolicy,
+    ResourceServer,
     ResourceVerifier,
+    Respond,
     Verified,
 )
-from aauth.tokens import TYP_AGENT
+from aauth.resource.server import METADATA_PATH
+from aauth.tokens import TYP_AGENT, PersonToken
+from aauth_httpx import AAuth
 from tests.fakes import FakeAgentProvider
 
 from .conftest import MOCKIN_ISSUER
-from .harness import HEADERS_BRIDGE, HTTP_TIMEOUT, HttpsigBridge, http_call
+from .harness import HEADERS_BRIDGE, HTTP_TIMEOUT, HttpsigBridge, Mockin, http_call
 
 pytestmark = pytest.mark.interop
 
@@ -158,19 +169,27 @@ class Upstreams:
         return url
 
     def fetch(
-        self, url: str, dial_url: str, *, now: int, egress: EgressPolicy, timeout: float
+        self,
+        url: str,
+        dial_url: str,
+        *,
+        now: int,
+        egress: EgressPolicy,
+        timeout: float,
+        accept: str = "application/json",
     ) -> HttpResponse | None:
         """GET ``dial_url``; ``None`` for a failed fetch."""
         self.log.append((url, dial_url))
         parts = urlsplit(dial_url)
         origin = f"{parts.scheme}://{parts.netloc}"
+        request = HttpRequest("GET", dial_url, [("Accept", accept)])
         if origin in self.local:
-            return self.local[origin](HttpRequest("GET", dial_url), now)
+            return self.local[origin](request, now)
         if parts.hostname != "127.0.0.1":
             return None  # nothing else exists in the test world
         check_resolved_address(parts.hostname, egress)  # the contract: before connecting
         try:
-            return http_call(HttpRequest("GET", dial_url), timeout=timeout)
+            return http_call(request, timeout=timeout)
         except OSError:
             return None
 
@@ -203,6 +222,10 @@ class OurResource(Protocol):
         """The response to ``request`` at ``now`` (fetches done on the way)."""
         ...
 
+    def documents(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The resource's metadata document and JWKS, as a PS would fetch them."""
+        ...
+
 
 class VerifierResource:
     """``ResourceVerifier.check`` in the loop its docs show."""
@@ -228,6 +251,13 @@ class VerifierResource:
         )
         self.calls: list[AppCall] = []
         self.responses: list[HttpResponse] = []
+
+    def documents(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        # the verifier serves nothing: what a binding of it would publish
+        identifier = self.verifier.identifier
+        metadata = ResourceMetadata(issuer=identifier, jwks_uri=f"{identifier}/jwks.json")
+        jwks = {"keys": [{**RESOURCE_KEY.public_jwk, "kid": RESOURCE_KID}]}
+        return json.loads(serialize_metadata(metadata)), jwks
 
     def handle(self, request: HttpRequest, now: int) -> HttpResponse:
         response = self._handle(request, now)
@@ -270,8 +300,93 @@ def _counter(prefix: str) -> Callable[[], str]:
     return new
 
 
+class ServerResource:
+    """``ResourceServer.receive`` in the exchange loop of the contract."""
+
+    name = "server"
+
+    def __init__(
+        self,
+        upstreams: Upstreams,
+        *,
+        identifier: str = RESOURCE,
+        routes: Mapping[str, ResourcePolicy] | None = None,
+        new_jti: Callable[[], str] | None = None,
+        **options: Any,
+    ) -> None:
+        self.upstreams = upstreams
+        verifier = ResourceVerifier(
+            identifier,
+            RESOURCE_KEY,
+            RESOURCE_KID,
+            dict(routes or _routes()),
+            DiscoveryCache(),
+            new_jti=new_jti,
+        )
+        self.server = ResourceServer(
+            verifier,
+            new_secret=_counter("secret"),
+            transport_map=dict(upstreams.transport),
+            egress=DEV_EGRESS,
+            **options,
+        )
+        self.calls: list[AppCall] = []
+        self.responses: list[HttpResponse] = []
+        #: Every Fetch action, in order.
+        self.fetches: list[Fetch] = []
+
+    def documents(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        identifier = self.server.verifier.identifier
+        now = int(time.time())
+        metadata = self._handle(HttpRequest("GET", f"{identifier}{METADATA_PATH}"), now)
+        assert metadata.status == 200, metadata
+        document = json.loads(metadata.body)
+        jwks = self._handle(HttpRequest("GET", document["jwks_uri"]), now)
+        assert jwks.status == 200, jwks
+        return document, json.loads(jwks.body)
+
+    def handle(self, request: HttpRequest, now: int) -> HttpResponse:
+        response = self._handle(request, now)
+        self.responses.append(response)
+        return response
+
+    def _handle(self, request: HttpRequest, now: int) -> HttpResponse:
+        exchange = self.server.receive(request, now)
+        action = exchange.next_action()
+        for _ in range(16):
+            if isinstance(action, Respond):
+                return action.response
+            if isinstance(action, CallApp):
+                self.calls.append(AppCall(action.request, action.identity))
+                answer = echo_app(action.request, action.identity)
+                if not action.capture:
+                    return answer.with_headers(action.add_headers)
+                action = exchange.app_responded(answer, now=now)
+                continue
+            assert isinstance(action, Fetch)
+            self.fetches.append(action)
+            # the server's transport map and ours agree on where to dial
+            assert action.dial_url == self.upstreams.dial_url(action.url)
+            got = self.upstreams.fetch(
+                action.url,
+                action.dial_url,
+                now=now,
+                egress=action.egress,
+                timeout=action.timeout,
+                accept=action.accept,
+            )
+            if got is None or len(got.body) > action.max_bytes:
+                action = exchange.fetch_failed(action.url, now=now, reason="no answer")
+            else:
+                action = exchange.fetched(action.url, got.status, got.headers, got.body, now=now)
+        raise AssertionError(f"no response after 16 actions; fetched {self.upstreams.log}")
+
+
 EngineFactory = Callable[..., OurResource]
-ENGINES: Final[dict[str, EngineFactory]] = {"verifier": VerifierResource}
+ENGINES: Final[dict[str, EngineFactory]] = {
+    "verifier": VerifierResource,
+    "server": ServerResource,
+}
 
 
 @pytest.fixture(params=list(ENGINES))
@@ -609,3 +724,161 @@ def test_httpsig_parses_our_challenges(
         "accept-signature-alg": ["Ed25519"],
     }
     assert parsed["stale"] == {"signature-error": {"error": "invalid_signature"}}
+
+
+# ================================================================= 2. mockin issues
+
+
+class ResourceTransport(httpx.BaseTransport):
+    """The agent's network: requests for :data:`RESOURCE` go to the in-process resource
+    (on the real clock: mockin checks times against its own), everything else (mockin on
+    127.0.0.1, after the agent's transport map) to a real HTTP transport."""
+
+    def __init__(self, resource: OurResource) -> None:
+        self.resource = resource
+        self.network = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if f"{request.url.scheme}://{request.url.netloc.decode()}" != RESOURCE:
+            return self.network.handle_request(request)
+        ours = HttpRequest(
+            request.method, str(request.url), list(request.headers.multi_items()), request.read()
+        )
+        answer = self.resource.handle(ours, int(time.time()))
+        return httpx.Response(answer.status, headers=list(answer.headers), content=answer.body)
+
+    def close(self) -> None:
+        self.network.close()
+
+
+@dataclass
+class MockinWorld:
+    """mockin as the PS, our resource in-process, our agent with httpx."""
+
+    mockin: Mockin
+    resource: OurResource
+    ps_jwks: dict[str, Any]
+
+    def agent(self) -> Agent:
+        """A fresh agent (own caches) with an agent token minted now (``ps`` = mockin)."""
+        token = PROVIDER.mint(AGENT_KEY, now=int(time.time()))
+        return Agent(
+            StaticAgentCredentials(AGENT_KEY, token),
+            capabilities=("interaction", "clarification"),
+            transport_map={self.mockin.issuer: self.mockin.base_url},
+        )
+
+    def get(self, *paths: str, agent: Agent | None = None) -> list[httpx.Response]:
+        """GET each ``RESOURCE`` path in turn through one agent."""
+        transport = ResourceTransport(self.resource)
+        auth = AAuth(agent or self.agent())
+        with httpx.Client(transport=transport, auth=auth, timeout=HTTP_TIMEOUT) as client:
+            return [client.get(RESOURCE + path) for path in paths]
+
+    def statuses(self) -> list[int]:
+        """Our resource's answers, in order."""
+        return [response.status for response in self.resource.responses]
+
+    def requirements(self) -> list[str | None]:
+        """The ``AAuth-Requirement`` of each of our resource's answers."""
+        return [response.header("aauth-requirement") for response in self.resource.responses]
+
+    def trust(self, resource_documents: tuple[dict[str, Any], dict[str, Any]] | None) -> None:
+        """mockin trusts the fake AP and, given its documents, our resource."""
+        servers = {PROVIDER.issuer: _entity(serialize_metadata(PROVIDER.metadata), PROVIDER.jwks)}
+        if resource_documents is not None:
+            metadata, jwks = resource_documents
+            servers[metadata["issuer"]] = {"metadata": metadata, "jwks": jwks}
+        config = self.mockin.configure(trusted_servers=servers)
+        assert set(config["trusted_servers"]) == set(servers)
+
+
+def _entity(metadata: bytes, jwks: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": json.loads(metadata), "jwks": jwks}
+
+
+def mockin_upstreams(mockin: Mockin) -> Upstreams:
+    """The AP in-process, mockin over loopback."""
+    return Upstreams(
+        local={PROVIDER.issuer: PROVIDER.handle}, transport={mockin.issuer: mockin.base_url}
+    )
+
+
+@pytest.fixture
+def world(mockin: Mockin, engine: EngineFactory) -> Iterator[MockinWorld]:
+    """A reset mockin trusting the fake AP, and a fresh resource of ``engine``."""
+    metadata = parse_person_metadata(
+        mockin.call("GET", "/.well-known/aauth-person.json").body,
+        expected_issuer=mockin.issuer,
+    )
+    ps_jwks: dict[str, Any] = json.loads(mockin.call("GET", metadata.jwks_uri).body)
+    built = MockinWorld(mockin, engine(mockin_upstreams(mockin)), ps_jwks)
+    built.trust(None)
+    yield built
+
+
+MOCKIN_DOCUMENTS: Final = [
+    f"{MOCKIN_ISSUER}/.well-known/aauth-person.json",
+    f"{MOCKIN_ISSUER}/aauth/jwks.json",
+]
+
+
+def test_mockin_person_token_verifies_at_our_resource(world: MockinWorld) -> None:
+    [first, again] = world.get("/person/me", "/person/again")
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    # agent token -> 401 person-token; mockin's person token -> 200; reused -> 200
+    assert world.statuses() == [401, 200, 200]
+    assert world.requirements()[0] == "requirement=person-token"
+    [call, call_again] = world.resource.calls
+    assert call.identity is not None and call_again.identity is not None
+    who = identity_facts(call.identity)
+    assert who is not None
+    assert (who["mode"], who["token_type"]) == ("person-token", "aa-person+jwt")
+    assert (who["iss"], who["ps"]) == (MOCKIN_ISSUER, MOCKIN_ISSUER)
+    assert who["thumbprint"] == AGENT_KEY.thumbprint
+    assert who["sub"] and who["agent"] is None
+    token = call.identity.token
+    assert isinstance(token, PersonToken)
+    assert token.aud == RESOURCE
+    assert token.kid in {key["kid"] for key in world.ps_jwks["keys"]}
+    assert call_again.identity.token.jti == token.jti  # the agent reused it
+    assert json.loads(first.content)["identity"] == who
+    # our resource discovered mockin's keys over the loopback transport, once
+    base = world.mockin.base_url
+    assert world.resource.upstreams.log == [
+        (url, base + url[len(MOCKIN_ISSUER) :]) for url in MOCKIN_DOCUMENTS
+    ]
+
+
+def _resource_token_claims(world: MockinWorld) -> list[dict[str, Any]]:
+    """The payload of every resource token our resource put in a challenge."""
+    claims: list[dict[str, Any]] = []
+    for response in world.resource.responses:
+        requirement = response.header("aauth-requirement")
+        if requirement is None or not requirement.startswith("requirement=auth-token"):
+            continue
+        parsed = parse_aauth_requirement(requirement)
+        assert isinstance(parsed, AuthTokenRequired)
+        claims.append(decode_jwt_unverified(parsed.resource_token)[1])
+    return claims
+
+
+def test_mockin_refuses_our_resource_token_without_the_legacy_alias(
+    world: MockinWorld,
+) -> None:
+    """mockin 2.0.0 reads only ``person_token_jti``; a resource token that names the person
+    token as AAuth -11 does (``presented_jti``) is refused, and the agent's flow ends typed."""
+    world.trust(world.resource.documents())
+    with pytest.raises(TokenEndpointError) as caught:
+        world.get("/auth/data")
+    assert (caught.value.code, caught.value.status) == ("invalid_resource_token", 400)
+    assert "resource_token missing person_token_jti" in str(caught.value)
+    # agent token -> person-token; person token -> auth-token with a resource token for mockin
+    assert world.statuses() == [401, 401]
+    [claims] = _resource_token_claims(world)
+    assert (claims["iss"], claims["aud"], claims["ps"]) == (RESOURCE, MOCKIN_ISSUER, MOCKIN_ISSUER)
+    assert claims["agent_jkt"] == AGENT_KEY.thumbprint
+    assert claims["scope"] == "data.read"
+    assert "presented_jti" in claims and "person_token_jti" not in claims
+    assert world.resource.calls == []
