@@ -8,6 +8,8 @@
   :class:`Verified` | :class:`Challenge` | :class:`NeedFetch`.
 * :class:`ResourcePolicy` / :class:`AccessMode`: what each route accepts.
 * :class:`ReplayStore` / :class:`MemoryReplayStore`: signatures already accepted.
+* :class:`PersonRecordStore` / :class:`MemoryPersonRecords`: verified person tokens by
+  ``(ps, sub)``, for step-up resource tokens.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from .actions import Action, CallApp, Fetch, Respond
 from .outcomes import Challenge, NeedFetch, Outcome, Verified
 from .policy import AccessMode, ResourcePolicy
+from .records import MemoryPersonRecords, PersonRecord, PersonRecordStore
 from .replay import MemoryReplayStore, ReplayStore
 from .server import Exchange, ResourceServer
 from .verifier import ResourceVerifier
@@ -26,9 +29,12 @@ __all__ = [
     "Challenge",
     "Exchange",
     "Fetch",
+    "MemoryPersonRecords",
     "MemoryReplayStore",
     "NeedFetch",
     "Outcome",
+    "PersonRecord",
+    "PersonRecordStore",
     "ReplayStore",
     "ResourcePolicy",
     "ResourceServer",

@@ -58,7 +58,10 @@ class Challenge:
     """A refusal or challenge, ready to send: ``status``, ``headers``, ``body``.
 
     ``code`` is the error or requirement word it carries (``invalid_signature``,
-    ``agent-token`` ...), for logs and tests.
+    ``agent-token`` ...), for logs and tests. ``aauth_requirement`` is the requirement model of an
+    ``AAuth-Requirement`` challenge, and ``thumbprint`` the signing key's thumbprint when a
+    resource token was issued to it (the server's deferred form holds the call for that
+    key).
     """
 
     status: int
@@ -66,13 +69,21 @@ class Challenge:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     detail: str | None = field(default=None, compare=False)
+    aauth_requirement: Requirement | None = field(default=None, compare=False)
+    thumbprint: str | None = field(default=None, compare=False)
 
     def to_response(self) -> HttpResponse:
         """This challenge as an :class:`~aauth.http.HttpResponse`."""
         return HttpResponse(self.status, self.headers, self.body)
 
     @classmethod
-    def requirement(cls, requirement: Requirement, *, detail: str | None = None) -> Challenge:
+    def requirement(
+        cls,
+        requirement: Requirement,
+        *,
+        detail: str | None = None,
+        thumbprint: str | None = None,
+    ) -> Challenge:
         """``401`` with ``AAuth-Requirement`` (AAuth -11 §"Requirement Responses")."""
         return cls(
             401,
@@ -82,6 +93,8 @@ class Challenge:
                 ("Cache-Control", "no-store"),
             ),
             detail=detail,
+            aauth_requirement=requirement,
+            thumbprint=thumbprint,
         )
 
     @classmethod

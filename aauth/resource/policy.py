@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Final
 
 from ..errors import LocalError
+from ..identifiers import InvalidIdentifierError, validate_server_id
 from ..jwk import SUPPORTED_ALGS
 from ..signing import DEFAULT_MAX_SKEW
 
@@ -55,6 +56,16 @@ class ResourcePolicy:
     :param person_servers: issuers whose person and auth tokens are trusted (``None``: any).
     :param access_servers: further issuers of auth tokens (four-party), trusted besides
         ``person_servers``.
+    :param access_server: ``auth-token``, four-party: the Access Server of this route.
+        Resource tokens are issued with ``aud`` = this AS (digest §1.4 step 3) and its auth
+        tokens are trusted here; ``None``: three-party, ``aud`` = the PS.
+    :param deferred: ``auth-token`` only: answer with the ``202`` form (the call is held
+        behind a pending URL and runs on the first poll with a valid auth token) instead
+        of the ``401`` (digest §1.4 "Deferred form").
+    :param session_interaction: ``session-token`` only: grant the first ``AAuth-Access``
+        after a ``202 requirement=interaction`` the user completes (the application calls
+        ``ResourceServer.approve_interaction``); ``False`` (default): the first call signed
+        with an agent token runs and its response carries the new token (digest §1.5).
     """
 
     mode: AccessMode = AccessMode.AGENT_TOKEN
@@ -65,6 +76,9 @@ class ResourcePolicy:
     agent_providers: frozenset[str] | None = None
     person_servers: frozenset[str] | None = None
     access_servers: frozenset[str] = frozenset()
+    access_server: str | None = None
+    deferred: bool = False
+    session_interaction: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.mode, AccessMode):
@@ -80,6 +94,21 @@ class ResourcePolicy:
         _issuers(self.agent_providers, "agent_providers")
         _issuers(self.person_servers, "person_servers")
         _issuers(self.access_servers, "access_servers", optional=False)
+        if self.access_server is not None:
+            try:
+                validate_server_id(self.access_server, allow_insecure_loopback_for_development=True)
+            except InvalidIdentifierError as exc:
+                raise LocalError(f"access_server: {exc.message}") from None
+            if self.mode is not AccessMode.AUTH_TOKEN:
+                raise LocalError("access_server belongs to auth-token routes")
+        if not isinstance(self.deferred, bool):
+            raise LocalError("deferred must be a bool")
+        if self.deferred and self.mode is not AccessMode.AUTH_TOKEN:
+            raise LocalError("deferred (the 202 form) belongs to auth-token routes")
+        if not isinstance(self.session_interaction, bool):
+            raise LocalError("session_interaction must be a bool")
+        if self.session_interaction and self.mode is not AccessMode.SESSION_TOKEN:
+            raise LocalError("session_interaction belongs to session-token routes")
 
     @property
     def scopes(self) -> frozenset[str]:
@@ -96,4 +125,8 @@ class ResourcePolicy:
 
     def trusts_auth_issuer(self, issuer: str) -> bool:
         """Whether auth tokens of ``issuer`` (a PS or an AS) are accepted here."""
-        return issuer in self.access_servers or self.trusts_person_server(issuer)
+        return (
+            issuer == self.access_server
+            or issuer in self.access_servers
+            or self.trusts_person_server(issuer)
+        )

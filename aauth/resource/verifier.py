@@ -46,6 +46,7 @@ from ..tokens import (
 )
 from .outcomes import Challenge, NeedFetch, Outcome, Verified
 from .policy import AccessMode, ResourcePolicy
+from .records import MemoryPersonRecords, PersonRecord, PersonRecordStore
 from .replay import MemoryReplayStore, ReplayStore
 
 __all__ = ["ResourceVerifier"]
@@ -121,6 +122,11 @@ class ResourceVerifier:
     :param token_memo_size: validated tokens remembered (an agent presents the same token on
         every call; a remembered token skips re-validation while discovery still hands out
         the same key and it has not expired). Cleared when full.
+    :param person_records: the person tokens verified, by ``(ps, sub)``, for step-up
+        resource tokens (default: a bounded in-memory store). A record lives until the
+        person token's ``exp`` plus ``resource_token_lifetime``.
+    :param emit_legacy_person_token_jti: resource tokens also carry the pre--11
+        ``person_token_jti`` (for a PS that reads only that name, e.g. @hellocoop/mockin 2.0).
     """
 
     def __init__(  # noqa: PLR0917 - the constructor the issue names
@@ -135,6 +141,8 @@ class ResourceVerifier:
         new_jti: Callable[[], str] | None = None,
         resource_token_lifetime: int = RESOURCE_TOKEN_MAX_LIFETIME,
         token_memo_size: int = 4_096,
+        person_records: PersonRecordStore | None = None,
+        emit_legacy_person_token_jti: bool = False,
     ) -> None:
         if not isinstance(identifier, str) or not identifier:
             raise LocalError("identifier must be the resource's server identifier")
@@ -158,6 +166,10 @@ class ResourceVerifier:
         self.new_jti = new_jti
         self.resource_token_lifetime = resource_token_lifetime
         self.token_memo_size = max(token_memo_size, 1)
+        self.person_records: PersonRecordStore = (
+            person_records if person_records is not None else MemoryPersonRecords()
+        )
+        self.emit_legacy_person_token_jti = emit_legacy_person_token_jti
         # (token, algorithms) -> (typ, discovery answer, validated model, validated at)
         self._memo: dict[tuple[str, tuple[str, ...]], tuple[str, _Key, Token, int]] = {}
 
@@ -341,8 +353,11 @@ class ResourceVerifier:
                 except RemoteError as exc:
                     return Challenge.denied("invalid_request", exc.message, status=400)
         elif isinstance(model, PersonToken):
+            # AAuth -11 §"Resource Token": presented_jti on step-up comes from this record
+            record = PersonRecord.of(model, keep_for=self.resource_token_lifetime)
+            self.person_records.remember(record, now=now)
             if policy.mode is AccessMode.AUTH_TOKEN:
-                return self._resource_token(verified, model, policy, now)
+                return self._resource_token(verified, record, policy.scope, policy, now)
             identity = Verified(
                 mode=policy.mode,
                 token_type=TYP_PERSON,
@@ -354,11 +369,7 @@ class ResourceVerifier:
         else:
             missing = policy.scopes - model.scopes
             if missing:
-                # AAuth -11 §"Auth Token Required" step-up needs the person token again
-                return Challenge.requirement(
-                    PersonTokenRequired(),
-                    detail=f"the auth token lacks scope {' '.join(sorted(missing))}",
-                )
+                return self._step_up(verified, model, missing, policy, now)
             identity = Verified(
                 mode=policy.mode,
                 token_type=TYP_AUTH,
@@ -390,11 +401,41 @@ class ResourceVerifier:
         if not self.replay_store.add(signature, expires_at=expires_at, now=now):
             raise SignatureError("this signature was already accepted", code="invalid_signature")
 
-    def _resource_token(
-        self, verified: VerifiedRequest, person: PersonToken, policy: ResourcePolicy, now: int
+    def _step_up(
+        self,
+        verified: VerifiedRequest,
+        auth: AuthToken,
+        missing: frozenset[str],
+        policy: ResourcePolicy,
+        now: int,
     ) -> Challenge:
-        """``401 requirement=auth-token`` with a resource token for the PS that issued the
-        person token (AAuth -11 §"Auth Token Required"; digest §1.4 step 3b, §8 "Resource")."""
+        """An auth token short of the route's scope (AAuth -11 §"Auth Token Required": a
+        resource MAY answer ``401 requirement=auth-token`` with a new resource token at any
+        time): a resource token for the scope the token had plus the route's, built from
+        the record of the person's person token; without a record, ask for the person token
+        (a resource token only after a verified person token, digest §8 "Resource")."""
+        record = self.person_records.lookup(auth.ps, auth.sub, now=now)
+        if record is None:
+            return Challenge.requirement(
+                PersonTokenRequired(),
+                detail=f"the auth token lacks scope {' '.join(sorted(missing))}",
+            )
+        had = auth.scope.split() if auth.scope else []
+        scope = " ".join([*had, *sorted(missing)])
+        return self._resource_token(verified, record, scope, policy, now)
+
+    def _resource_token(
+        self,
+        verified: VerifiedRequest,
+        record: PersonRecord,
+        scope: str,
+        policy: ResourcePolicy,
+        now: int,
+    ) -> Challenge:
+        """``401 requirement=auth-token`` with a resource token (AAuth -11 §"Auth Token
+        Required"; digest §1.4 step 3, §4.4, §8 "Resource"): ``aud`` the route's Access Server
+        (four-party) or the PS that issued the person token (three-party); ``ps``, ``sub``,
+        ``presented_jti``, ``mission_s256`` and ``tenant`` from the person-token record."""
         if self.new_jti is None:
             raise LocalError("auth-token routes need new_jti to issue resource tokens")
         resource_token = create_resource_token(
@@ -403,10 +444,20 @@ class ResourceVerifier:
             now=now,
             jti=self.new_jti(),
             iss=self.identifier,
-            aud=person.iss,  # three-party: the PS (an AS-backed resource is left for later)
+            aud=policy.access_server or record.ps,
             agent_jkt=verified.thumbprint,
-            scope=policy.scope,
-            person_token=person,
+            scope=scope,
+            ps=record.ps,
+            sub=record.sub,
+            presented_jti=record.presented_jti,
+            mission_s256=record.mission_s256,
+            tenant=record.tenant,
             lifetime=self.resource_token_lifetime,
+            emit_legacy_person_token_jti=self.emit_legacy_person_token_jti,
+            allow_insecure_loopback_for_development=(
+                self.discovery_cache.egress.allow_insecure_loopback_for_development
+            ),
         )
-        return Challenge.requirement(AuthTokenRequired(resource_token=resource_token))
+        return Challenge.requirement(
+            AuthTokenRequired(resource_token=resource_token), thumbprint=verified.thumbprint
+        )
