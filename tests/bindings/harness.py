@@ -47,9 +47,8 @@ from aauth.http import HttpRequest, HttpResponse
 from aauth.keys import Ed25519Key
 from aauth.resource import AccessMode, ResourcePolicy, ResourceServer, ResourceVerifier, Verified
 from aauth_httpx import AAuth
-from tests.fakes import FakeAgentProvider, FakePersonServer, TransportMap, serve
+from tests.fakes import FakeAccessServer, FakeAgentProvider, FakePersonServer, TransportMap, serve
 from tests.fakes._common import jwks_of, seeded_key
-from tests.fakes.access_server import FakeAccessServer
 
 __all__ = [
     "ACCESS_SERVER",
@@ -117,13 +116,14 @@ class MovableClock:
 
 def identity_facts(identity: Verified | None) -> dict[str, Any] | None:
     """What the echo app reports of the identity a binding handed it (``None`` on a public
-    path): mode, token type, agent, PS, ``sub``, scope, thumbprint, and whether a session
-    token was presented (never the token itself)."""
+    path): mode, token type, the token's issuer, agent, PS, ``sub``, scope, thumbprint, and
+    whether a session token was presented (never the token itself)."""
     if identity is None:
         return None
     return {
         "mode": str(identity.mode),
         "token_type": identity.token_type,
+        "issuer": identity.token.iss,
         "agent": identity.agent,
         "ps": identity.ps,
         "sub": identity.sub,

@@ -3,6 +3,8 @@
 * :class:`FakeAgentProvider`: an AP key, its JWKS, ``aauth-agent.json``, agent tokens.
 * :class:`FakePersonServer`: metadata, JWKS, person and auth token endpoints, ``202``
   interaction / approval / clarification, faults on demand.
+* :class:`FakeAccessServer`: ``aauth-access.json``, JWKS, and the AS token endpoint a PS
+  federates to (four-party; :meth:`FakePersonServer.federate_with`).
 * :class:`FakeResource`: one access mode per path prefix, challenges, the ``202`` auth-token
   form, session tokens, step-up, ``Signature-Error`` answers.
 * :class:`FakeClock`; :func:`serve` / :func:`serve_many` / :class:`TransportMap` (real
@@ -20,6 +22,7 @@ from typing import Any
 from aauth.keys import Ed25519Key
 
 from ._common import DropConnection, Exchange, Fault, Handler
+from .access_server import FakeAccessServer
 from .agent_provider import FakeAgentProvider
 from .clock import T0, FakeClock
 from .person_server import Defer, FakePersonServer, PendingRequest
@@ -39,6 +42,7 @@ __all__ = [
     "Defer",
     "DropConnection",
     "Exchange",
+    "FakeAccessServer",
     "FakeAgentProvider",
     "FakeClock",
     "FakeNetworkError",
