@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from aauth import HttpRequest, HttpResponse, decode_jwt_unverified, verify_request
+from aauth import HttpRequest, HttpResponse, decode_jwt_unverified, sign_request, verify_request
 from aauth.aauth_headers import AuthTokenRequired, parse_aauth_requirement
 from aauth.agent import Agent, StaticAgentCredentials, TokenEndpointError
 from aauth.discovery import DiscoveryCache, EgressPolicy, check_resolved_address
@@ -54,9 +54,16 @@ from aauth.resource import (
     Verified,
 )
 from aauth.resource.server import METADATA_PATH
-from aauth.tokens import TYP_AGENT, PersonToken
+from aauth.tokens import (
+    TYP_AGENT,
+    AuthToken,
+    PersonToken,
+    create_resource_token,
+    validate_auth_token,
+    validate_person_token,
+)
 from aauth_httpx import AAuth
-from tests.fakes import FakeAgentProvider
+from tests.fakes import FakeAgentProvider, serve
 
 from .conftest import MOCKIN_ISSUER
 from .harness import HEADERS_BRIDGE, HTTP_TIMEOUT, HttpsigBridge, Mockin, http_call
@@ -214,6 +221,9 @@ class OurResource(Protocol):
     """Our resource, one engine, driven in-process."""
 
     upstreams: Upstreams
+    verifier: ResourceVerifier
+    #: Every request received, in order.
+    requests: list[HttpRequest]
     calls: list[AppCall]
     #: Every response sent, in order.
     responses: list[HttpResponse]
@@ -239,6 +249,7 @@ class VerifierResource:
         identifier: str = RESOURCE,
         routes: Mapping[str, ResourcePolicy] | None = None,
         new_jti: Callable[[], str] | None = None,
+        legacy_jti: bool = False,
     ) -> None:
         self.upstreams = upstreams
         self.verifier = ResourceVerifier(
@@ -248,7 +259,9 @@ class VerifierResource:
             dict(routes or _routes()),
             DiscoveryCache(),
             new_jti=new_jti or _counter("rt"),
+            emit_legacy_person_token_jti=legacy_jti,
         )
+        self.requests: list[HttpRequest] = []
         self.calls: list[AppCall] = []
         self.responses: list[HttpResponse] = []
 
@@ -260,6 +273,7 @@ class VerifierResource:
         return json.loads(serialize_metadata(metadata)), jwks
 
     def handle(self, request: HttpRequest, now: int) -> HttpResponse:
+        self.requests.append(request)
         response = self._handle(request, now)
         self.responses.append(response)
         return response
@@ -312,16 +326,18 @@ class ServerResource:
         identifier: str = RESOURCE,
         routes: Mapping[str, ResourcePolicy] | None = None,
         new_jti: Callable[[], str] | None = None,
+        legacy_jti: bool = False,
         **options: Any,
     ) -> None:
         self.upstreams = upstreams
-        verifier = ResourceVerifier(
+        self.verifier = verifier = ResourceVerifier(
             identifier,
             RESOURCE_KEY,
             RESOURCE_KID,
             dict(routes or _routes()),
             DiscoveryCache(),
             new_jti=new_jti,
+            emit_legacy_person_token_jti=legacy_jti,
         )
         self.server = ResourceServer(
             verifier,
@@ -330,6 +346,7 @@ class ServerResource:
             egress=DEV_EGRESS,
             **options,
         )
+        self.requests: list[HttpRequest] = []
         self.calls: list[AppCall] = []
         self.responses: list[HttpResponse] = []
         #: Every Fetch action, in order.
@@ -346,6 +363,7 @@ class ServerResource:
         return document, json.loads(jwks.body)
 
     def handle(self, request: HttpRequest, now: int) -> HttpResponse:
+        self.requests.append(request)
         response = self._handle(request, now)
         self.responses.append(response)
         return response
@@ -730,7 +748,7 @@ def test_httpsig_parses_our_challenges(
 
 
 class ResourceTransport(httpx.BaseTransport):
-    """The agent's network: requests for :data:`RESOURCE` go to the in-process resource
+    """The agent's network: requests for the resource's identifier go to the in-process resource
     (on the real clock: mockin checks times against its own), everything else (mockin on
     127.0.0.1, after the agent's transport map) to a real HTTP transport."""
 
@@ -739,7 +757,8 @@ class ResourceTransport(httpx.BaseTransport):
         self.network = httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if f"{request.url.scheme}://{request.url.netloc.decode()}" != RESOURCE:
+        origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
+        if origin != self.resource.verifier.identifier:
             return self.network.handle_request(request)
         ours = HttpRequest(
             request.method, str(request.url), list(request.headers.multi_items()), request.read()
@@ -759,21 +778,24 @@ class MockinWorld:
     resource: OurResource
     ps_jwks: dict[str, Any]
 
-    def agent(self) -> Agent:
-        """A fresh agent (own caches) with an agent token minted now (``ps`` = mockin)."""
+    def agent(self, *, dev: bool = False) -> Agent:
+        """A fresh agent (own caches) with an agent token minted now (``ps`` = mockin);
+        ``dev``: it accepts a loopback http resource identifier."""
         token = PROVIDER.mint(AGENT_KEY, now=int(time.time()))
         return Agent(
             StaticAgentCredentials(AGENT_KEY, token),
             capabilities=("interaction", "clarification"),
             transport_map={self.mockin.issuer: self.mockin.base_url},
+            allow_insecure_loopback_for_development=dev,
         )
 
     def get(self, *paths: str, agent: Agent | None = None) -> list[httpx.Response]:
-        """GET each ``RESOURCE`` path in turn through one agent."""
+        """GET each path of the resource in turn through one agent."""
         transport = ResourceTransport(self.resource)
         auth = AAuth(agent or self.agent())
+        base = self.resource.verifier.identifier
         with httpx.Client(transport=transport, auth=auth, timeout=HTTP_TIMEOUT) as client:
-            return [client.get(RESOURCE + path) for path in paths]
+            return [client.get(base + path) for path in paths]
 
     def statuses(self) -> list[int]:
         """Our resource's answers, in order."""
@@ -812,7 +834,8 @@ def world(mockin: Mockin, engine: EngineFactory) -> Iterator[MockinWorld]:
         expected_issuer=mockin.issuer,
     )
     ps_jwks: dict[str, Any] = json.loads(mockin.call("GET", metadata.jwks_uri).body)
-    built = MockinWorld(mockin, engine(mockin_upstreams(mockin)), ps_jwks)
+    # mockin 2.0.0 reads only person_token_jti: our resource also writes it
+    built = MockinWorld(mockin, engine(mockin_upstreams(mockin), legacy_jti=True), ps_jwks)
     built.trust(None)
     yield built
 
@@ -869,6 +892,7 @@ def test_mockin_refuses_our_resource_token_without_the_legacy_alias(
 ) -> None:
     """mockin 2.0.0 reads only ``person_token_jti``; a resource token that names the person
     token as AAuth -11 does (``presented_jti``) is refused, and the agent's flow ends typed."""
+    world.resource.verifier.emit_legacy_person_token_jti = False
     world.trust(world.resource.documents())
     with pytest.raises(TokenEndpointError) as caught:
         world.get("/auth/data")
@@ -882,3 +906,166 @@ def test_mockin_refuses_our_resource_token_without_the_legacy_alias(
     assert claims["scope"] == "data.read"
     assert "presented_jti" in claims and "person_token_jti" not in claims
     assert world.resource.calls == []
+
+
+def _token_of(request: HttpRequest) -> str:
+    """The JWT in a request's ``Signature-Key: sig=jwt;jwt="…"``."""
+    member = request.header("signature-key") or ""
+    assert member.startswith('sig=jwt;jwt="') and member.endswith('"'), member
+    return member[len('sig=jwt;jwt="') : -1]
+
+
+def test_three_party_flow_with_mockin(world: MockinWorld, httpsig: HttpsigBridge) -> None:
+    """agent token → ``401 person-token`` → mockin's person token → ``401 auth-token`` with
+    our resource token (``aud`` = mockin) → mockin verifies it with our JWKS and issues an
+    auth token → our resource verifies it with mockin's JWKS → ``200``."""
+    world.trust(world.resource.documents())
+    [answer] = world.get("/auth/data")
+
+    assert answer.status_code == 200, answer.content
+    assert world.statuses() == [401, 401, 200]
+    requirements = world.requirements()
+    assert requirements[0] == "requirement=person-token"
+    assert (requirements[1] or "").startswith("requirement=auth-token;")
+    # what the agent signed with at each step
+    agent_jwt, person_jwt, auth_jwt = (_token_of(r) for r in world.resource.requests)
+    assert decode_jwt_unverified(agent_jwt)[0]["typ"] == "aa-agent+jwt"
+    person_header, person = decode_jwt_unverified(person_jwt)
+    assert (person_header["typ"], person["iss"], person["aud"]) == (
+        "aa-person+jwt",
+        MOCKIN_ISSUER,
+        RESOURCE,
+    )
+    # our resource token: for mockin, naming mockin's person token under both names
+    [claims] = _resource_token_claims(world)
+    assert (claims["iss"], claims["aud"], claims["ps"]) == (RESOURCE, MOCKIN_ISSUER, MOCKIN_ISSUER)
+    assert claims["presented_jti"] == claims["person_token_jti"] == person["jti"]
+    assert (claims["sub"], claims["agent_jkt"]) == (person["sub"], AGENT_KEY.thumbprint)
+    assert claims["scope"] == "data.read"
+    assert claims["exp"] - claims["iat"] <= 300  # AAuth -11 §"Resource Token"
+    # mockin's auth token, as our resource verified it
+    auth_header, auth = decode_jwt_unverified(auth_jwt)
+    assert auth_header["typ"] == "aa-auth+jwt"
+    assert auth_header["kid"] in {key["kid"] for key in world.ps_jwks["keys"]}
+    [call] = world.resource.calls
+    assert call.identity is not None
+    assert isinstance(call.identity.token, AuthToken)
+    who = identity_facts(call.identity)
+    assert who == {
+        "mode": "auth-token",
+        "token_type": "aa-auth+jwt",
+        "thumbprint": AGENT_KEY.thumbprint,
+        "agent": None,
+        "ps": MOCKIN_ISSUER,
+        "sub": person["sub"],
+        "scope": "data.read",
+        "iss": MOCKIN_ISSUER,
+    }
+    assert (auth["aud"], auth["cnf"]["jwk"]) == (RESOURCE, AGENT_KEY.public_jwk)
+    assert json.loads(answer.content)["identity"] == who
+    # mockin's metadata and JWKS were fetched once, over loopback, for both tokens
+    assert [url for url, _ in world.resource.upstreams.log] == MOCKIN_DOCUMENTS
+    # httpsig's parseDictionary reads the auth-token challenge the agent acted on
+    challenges = dict(zip(("person", "auth"), world.resource.responses[:2], strict=True))
+    parsed = their_parse(httpsig, challenges)
+    resource_token = parse_aauth_requirement(requirements[1] or "")
+    assert isinstance(resource_token, AuthTokenRequired)
+    assert parsed == {
+        "person": {"aauth-requirement": _requirement("person-token")},
+        "auth": {
+            "aauth-requirement": _requirement(
+                "auth-token", **{"resource-token": resource_token.resource_token}
+            )
+        },
+    }
+
+
+def test_mockin_checks_our_resource_token_signature(world: MockinWorld) -> None:
+    """Negative control: mockin given another key as our JWKS refuses the resource token,
+    so the three-party pass above really verified our signature with our JWKS."""
+    metadata, _jwks = world.resource.documents()
+    impostor = Ed25519Key.from_seed(hashlib.sha256(b"not the resource key").digest())
+    world.trust((metadata, {"keys": [{**impostor.public_jwk, "kid": RESOURCE_KID}]}))
+    with pytest.raises(TokenEndpointError) as caught:
+        world.get("/auth/data")
+    assert (caught.value.code, caught.value.status) == ("invalid_resource_token", 400)
+    assert "resource_token signature" in str(caught.value)
+    assert world.resource.calls == []
+
+
+def _mockin_post(mockin: Mockin, path: str, payload: Mapping[str, object]) -> HttpResponse:
+    """A JSON POST to mockin's ``path`` signed by our agent key with a fresh agent token
+    (real clock), mapped before signing."""
+    now = int(time.time())
+    request = HttpRequest(
+        "POST", mockin.base_url + path, list(JSON_TYPE), json.dumps(payload).encode()
+    )
+    token = PROVIDER.mint(AGENT_KEY, now=now)
+    return http_call(sign_request(request, AGENT_KEY, signature_key=token, created=now))
+
+
+def test_mockin_discovers_our_served_documents(mockin: Mockin) -> None:
+    """Without ``trusted_servers`` for our resource, mockin discovers it for real: ``GET
+    {iss}/.well-known/aauth-resource.json``, issuer byte-equal, then ``jwks_uri``. The only
+    identifier mockin can reach here is loopback http (``http://127.0.0.1:PORT``, which it
+    accepts as a ``resource``), so our ResourceServer is served on a socket under it.
+
+    The resource token is signed with the key the server publishes, by
+    :func:`create_resource_token` (dev mode): our verifier refuses person tokens whose
+    ``aud`` is an http identifier (RESOURCE-RESULTS.md, "Not done"), so the server cannot
+    get as far as issuing one under this identifier."""
+    ps_jwks: dict[str, Any] = json.loads(mockin.call("GET", "/aauth/jwks.json").body)
+    holder: list[ServerResource] = []
+
+    def handle(request: HttpRequest, now: int) -> HttpResponse:
+        return holder[0].handle(request, now)
+
+    with serve(handle, time.time) as served:
+        identifier = served.origin
+        resource = ServerResource(mockin_upstreams(mockin), identifier=identifier)
+        holder.append(resource)
+        MockinWorld(mockin, resource, ps_jwks).trust(None)  # the AP only, NOT our resource
+
+        answer = _mockin_post(mockin, "/aauth/token/person", {"resource": identifier})
+        assert answer.status == 200, answer.body
+        now = int(time.time())
+        person = validate_person_token(
+            json.loads(answer.body)["person_token"],
+            ps_jwks,
+            now=now,
+            audience=identifier,
+            issuer=MOCKIN_ISSUER,
+            allow_insecure_loopback_for_development=True,
+        )
+        resource_token = create_resource_token(
+            RESOURCE_KEY,
+            kid=RESOURCE_KID,
+            now=now,
+            jti="rt-served-1",
+            iss=identifier,
+            aud=MOCKIN_ISSUER,
+            agent_jkt=AGENT_KEY.thumbprint,
+            scope="data.read",
+            person_token=person,
+            emit_legacy_person_token_jti=True,
+            allow_insecure_loopback_for_development=True,
+        )
+        issued = _mockin_post(mockin, "/aauth/token/auth", {"resource_token": resource_token})
+
+    assert issued.status == 200, issued.body
+    # mockin's requests to our server: the metadata, then the jwks_uri it names; answered by
+    # the server itself, unauthenticated
+    assert [(r.method, r.url) for r in resource.requests] == [
+        ("GET", f"{identifier}{METADATA_PATH}"),
+        ("GET", f"{identifier}/jwks.json"),
+    ]
+    assert [r.status for r in resource.responses] == [200, 200]
+    auth = validate_auth_token(
+        json.loads(issued.body)["auth_token"],
+        ps_jwks,
+        now=int(time.time()),
+        audience=identifier,
+        issuer=MOCKIN_ISSUER,
+        allow_insecure_loopback_for_development=True,
+    )
+    assert (auth.sub, auth.scope, auth.ps) == (person.sub, "data.read", MOCKIN_ISSUER)
