@@ -7,14 +7,22 @@ import json
 import logging
 import secrets
 import socket
+import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
 import anyio
 import httpx
 import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from aauth.agent import Agent, StaticAgentCredentials
 from aauth.discovery import DiscoveryCache, EgressPolicy
@@ -45,6 +53,8 @@ from aauth_asgi._convert import (
 )
 from aauth_asgi._fetch import FetchFailure, fetch
 from aauth_httpx import AAuth
+from tests.bindings.harness import Clock, EchoApp
+from tests.bindings.scenarios import SCENARIOS, Scenario, scenario_id
 from tests.fakes import FakeAgentProvider, serve
 from tests.fakes._common import path_of
 
@@ -621,8 +631,6 @@ def test_constructor_checks() -> None:
 
 
 def test_get_identity_reads_requests_and_scopes() -> None:
-    from starlette.requests import Request
-
     identity = Verified(
         mode=AccessMode.AGENT_TOKEN,
         token_type="aa-agent+jwt",
@@ -847,3 +855,72 @@ async def test_an_unknown_action_is_a_local_error(anyio_backend: str) -> None:
     middleware = AAuthMiddleware(Recorder(), ScriptedServer(lambda request: ["nonsense"]))
     with pytest.raises(LocalError, match="unknown action"):
         await call(middleware, http_scope())
+
+
+# -- the shared scenarios: a Starlette app under uvicorn -------------------------------------
+
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def echo_app(echo: EchoApp) -> Starlette:
+    """The shared echo app as a native Starlette application (one catch-all route)."""
+
+    async def endpoint(request: Request) -> Response:
+        answer = echo.respond(
+            request.method,
+            request.scope["raw_path"].decode("latin-1"),
+            request.scope["query_string"].decode("latin-1"),
+            await request.body(),
+            get_identity(request),
+        )
+        return Response(answer.body, answer.status, headers=dict(answer.headers))
+
+    return Starlette(routes=[Route("/{path:path}", endpoint, methods=ALL_METHODS)])
+
+
+@contextmanager
+def serve_asgi(app: Any) -> Iterator[str]:
+    """Serve the ASGI ``app`` with uvicorn on 127.0.0.1 (a port the OS picks) in a
+    background thread; yield ``http://127.0.0.1:PORT``; stop and join on exit."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="auto", timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-resource", daemon=True
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        assert not thread.is_alive(), "uvicorn did not stop"
+
+
+@dataclass
+class AsgiAdapter:
+    """:class:`~tests.bindings.harness.ResourceBindingAdapter` for ``aauth_asgi``: the echo
+    app as a Starlette app behind :class:`AAuthMiddleware`, under uvicorn."""
+
+    name: str = "asgi"
+
+    @contextmanager
+    def serve(self, server: ResourceServer, clock: Clock) -> Iterator[str]:
+        """Serve the echo app behind the middleware on 127.0.0.1."""
+        app = AAuthMiddleware(echo_app(EchoApp()), server, clock=clock)
+        with serve_asgi(app) as base:
+            yield base
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=scenario_id)
+def test_scenario(scenario: Scenario) -> None:
+    """The scenario passes through the ASGI binding."""
+    scenario(AsgiAdapter())
