@@ -647,8 +647,11 @@ async def test_post_and_request_helpers() -> None:
 
 def test_package_exports() -> None:
     assert set(aauth_trio.__all__) == {
+        "DEFAULT_MAX_REQUEST_BODY",
         "DEFAULT_MAX_RESPONSE_SIZE",
         "AAuthClient",
+        "AAuthServer",
+        "Handler",
         "ClarificationCallback",
         "InteractionCallback",
         "PromptTimeout",
