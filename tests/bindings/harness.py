@@ -55,6 +55,7 @@ __all__ = [
     "AGENT_PROVIDER",
     "CALL_TIMEOUT",
     "FETCH_TIMEOUT",
+    "INTERACTION_URL",
     "PERSON_SERVER",
     "RESOURCE",
     "RESOURCE_KID",
@@ -78,6 +79,8 @@ RESOURCE_KID: Final = "resource-key-1"
 AGENT_PROVIDER: Final = "https://agent.example"
 PERSON_SERVER: Final = "https://ps.example"
 ACCESS_SERVER: Final = "https://as.example"
+#: Where the resource sends the user to approve a session (``requirement=interaction``).
+INTERACTION_URL: Final = f"{RESOURCE}/interact"
 #: An Agent Provider the resource does not trust (its tokens are refused).
 ROGUE_AGENT_PROVIDER: Final = "https://rogue.example"
 
@@ -378,9 +381,9 @@ def build_server(
     new_secret: Callable[[], str] | None = None,
     **options: Any,
 ) -> tuple[ResourceVerifier, ResourceServer, frozenset[str]]:
-    """The resource's verifier (routes of :data:`ROUTES`) and server, with development
-    loopback egress and :data:`FETCH_TIMEOUT`, and the policy options the engine lacks;
-    ``options`` go to ``ResourceServer``."""
+    """The resource's verifier (routes of :data:`ROUTES`) and server, and the policy options
+    the engine lacks. Server settings: development loopback egress, :data:`FETCH_TIMEOUT`,
+    :data:`INTERACTION_URL`, ``retry_after=0``; ``options`` add to or override them."""
     policies, missing = build_policies()
     egress = EgressPolicy(allow_insecure_loopback_for_development=True)
     secret = new_secret or (lambda: secrets.token_urlsafe(24))
@@ -392,14 +395,15 @@ def build_server(
         DiscoveryCache(egress=egress),
         new_jti=secret,
     )
-    server = ResourceServer(
-        verifier,
-        new_secret=secret,
-        transport_map=transport_map,
-        egress=egress,
-        fetch_timeout=FETCH_TIMEOUT,
+    settings: dict[str, Any] = {
+        "transport_map": transport_map,
+        "egress": egress,
+        "fetch_timeout": FETCH_TIMEOUT,
+        "interaction_url": INTERACTION_URL,
+        "retry_after": 0,  # polls at once: the scenarios stay fast
         **options,
-    )
+    }
+    server = ResourceServer(verifier, new_secret=secret, **settings)
     return verifier, server, missing
 
 

@@ -24,9 +24,12 @@ import pytest
 from aauth.agent import PromptInteraction, SignatureRejectedError
 from aauth.http import HttpRequest
 from aauth.keys import PrivateKey
+from aauth.metadata import DWK_PERSON
 from aauth.signing import sign_request
+from aauth.tokens import build_auth_token
 from tests.bindings.harness import (
     ACCESS_SERVER,
+    INTERACTION_URL,
     PERSON_SERVER,
     RESOURCE,
     ROUTES,
@@ -269,9 +272,37 @@ def deferred(adapter: ResourceBindingAdapter) -> None:
         # the same auth token again: the stored result, the app does not run
         auth_token = world.person_server.auth_tokens[-1]
         key = world.agent_provider.agent_key()
-        replay = _signed(world, "GET", str(location), key=key, token=auth_token)
+        replay = _signed(
+            world,
+            "GET",
+            str(location),
+            key=key,
+            token=auth_token,
+            # a covered header the agent's poll did not have: not the same signature bytes
+            headers=[("Accept", "application/json")],
+            components=("@method", "@authority", "@path", "signature-key", "accept"),
+        )
         assert replay.status_code == 200, replay.text
         assert replay.json() == document
+        # another valid auth token of the same agent after completion: 410, the app not run
+        other = build_auth_token(
+            world.person_server.key,
+            kid=world.person_server.kid,
+            now=int(world.clock()),
+            jti="at-another-one",
+            iss=PERSON_SERVER,
+            dwk=DWK_PERSON,
+            aud=RESOURCE,
+            ps=PERSON_SERVER,
+            sub=world.person_server.subject_for(RESOURCE),
+            cnf_jwk=key.public_key,
+            scope="data.read",
+        )
+        gone = _signed(world, "GET", str(location), key=key, token=other)
+        assert gone.status_code == 410, gone.text
+        # an id nobody was given: nothing there either
+        guessed = _signed(world, "GET", f"{str(location)[:-4]}abcd", key=key, token=auth_token)
+        assert guessed.status_code in (404, 410), guessed.text
         with world.client(agent) as client:
             later = client.get(world.url(f"{ROUTES.auth}/after"))
         assert _echo(later)["calls"] == 2  # the held call ran exactly once
@@ -387,7 +418,7 @@ def session_interaction(adapter: ResourceBindingAdapter) -> None:
 
         def approve(prompt: PromptInteraction) -> None:
             prompts.append(prompt)
-            world.server.approve_interaction(prompt.code)  # type: ignore[attr-defined]
+            assert world.server.approve_interaction(prompt.code, now=int(world.clock()))
 
         with world.client(on_interaction=approve) as client:
             first = client.post(
@@ -405,7 +436,7 @@ def session_interaction(adapter: ResourceBindingAdapter) -> None:
         assert _requirement(held) == "interaction"
         assert held.headers.get("location") and held.headers.get("retry-after") is not None
         assert len(prompts) == 1 and prompts[0].code in held.headers["aauth-requirement"]
-        assert prompts[0].url.startswith("https://")
+        assert prompts[0].url == INTERACTION_URL
         identity = _identity(second)
         assert identity["session_token"] is True and identity["mode"] == "session-token"
         assert second.request.headers["authorization"] == f"AAuth {issued}"
