@@ -10,6 +10,7 @@ actions are the engine's own classes; the scenarios run the real engine.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import queue
 import socket
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any, cast
 
 import h11
@@ -845,3 +847,40 @@ def test_package_exports_the_server_and_keeps_the_client() -> None:
     assert aauth_trio.AAuthClient.__name__ == "AAuthClient"
     assert aauth_trio.DEFAULT_MAX_REQUEST_BODY == 1_048_576
     assert ResourceServer is not None
+
+
+# ------------------------------------------------------------------ the example
+
+
+def load_example() -> Any:
+    path = Path(__file__).resolve().parents[2] / "examples" / "trio_resource.py"
+    spec = importlib.util.spec_from_file_location("trio_resource_example", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_example_builds_and_serves() -> None:
+    example = load_example()
+    server = example.build()
+    assert isinstance(server, AAuthServer)
+    metadata_request = b"GET /.well-known/aauth-resource.json HTTP/1.1\r\nHost: api.example\r\n\r\n"
+    async with running(server) as port:
+        metadata, unsigned = parse(
+            await talk(
+                port,
+                metadata_request + b"GET /whoami HTTP/1.1\r\nHost: api.example\r\n"
+                b"Connection: close\r\n\r\n",
+            ),
+            ("GET", "GET"),
+        )
+    assert metadata.status == 200
+    assert metadata.json()["issuer"] == "https://api.example"
+    assert unsigned.status == 401
+    assert unsigned.header("AAuth-Requirement") == "requirement=agent-token"
+    verified = cast(Verified, type("V", (), {"sub": None, "agent": "aauth:bot@agent.example"})())
+    hello = await example.handler(HttpRequest("GET", "https://api.example/whoami"), verified)
+    assert hello.body == b"hello aauth:bot@agent.example\n"
+    anyone = await example.handler(HttpRequest("GET", "https://api.example/"), None)
+    assert anyone.body == b"hello anyone\n"
