@@ -194,6 +194,9 @@ class World:
         )
         self.agent_key = self.ap.agent_key()
         self.other_key = self.ap.agent_key("other")
+        #: the agent token a row's request carries (one per world, so that a row building
+        #: its request twice gets the same bytes twice)
+        self.token = self.agent_token()
 
     def _issue(self, jti: str) -> str:
         self.issued.append(jti)
@@ -577,6 +580,8 @@ class Case:
     ``now``. ``fetches`` / ``refused`` name the URLs (see :meth:`World.url`) the binding may
     fetch / must refuse at the resolved-address check; none by default. ``changes``: the
     :class:`Trace` counters the row may move (an accepted row adds its replay entry).
+    ``headers``: further response headers the row expects; ``only``: the one runner the row
+    applies to (the server answers paths the bare verifier does not know).
     """
 
     id: str
@@ -588,6 +593,8 @@ class Case:
     fetches: tuple[str, ...] = ()
     refused: tuple[str, ...] = ()
     changes: tuple[tuple[str, int], ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    only: str | None = None
 
 
 #: A replay is refused by the replay store itself: one add attempted, refused.
@@ -606,7 +613,7 @@ def sig(id_: str, build: Callable[[World], HttpRequest], code: str, **kwargs: An
 
 
 def _tok(w: World) -> str:
-    return w.agent_token()
+    return w.token
 
 
 def required_input(*names: str) -> str:
@@ -1177,7 +1184,90 @@ CASES: Final[list[Case]] = [
         fetches=("odd-name-metadata",),
         changes=NEW_ISSUER,
     ),
+    # --- more header games ---------------------------------------------------------
+    sig(
+        "second-signature-key-line-from-an-intermediary",
+        lambda w: signed(w, _tok(w)).with_headers([("Signature-Key", jwt_member(_tok(w)))]),
+        "invalid_request",
+    ),
+    sig(
+        "content-type-changed-under-coverage",
+        lambda w: replace(with_body(w), "Content-Type", "text/plain"),
+        "invalid_signature",
+    ),
+    sig(
+        "covered-header-missing",
+        lambda w: signed(
+            w, _tok(w), headers=(("X-Req", "1"),), components=(*FOUR, "x-req")
+        ).without_headers(["X-Req"]),
+        "invalid_signature",
+    ),
+    sig(
+        "cached-scheme-without-caching",
+        lambda w: raw_signed(w, 'sig=cached;cid="c-1"'),
+        "unsupported_scheme",
+    ),
+    accepted(
+        "accepted-jwt-member-asking-for-cache-no-caching-here-sk08-3.4",
+        lambda w: raw_signed(w, jwt_member(_tok(w)) + ";cache"),
+    ),
+    accepted(
+        "accepted-signature-in-base64url-AMBIG-16",
+        lambda w: with_signature(
+            signed(w, _tok(w)), signature_of(signed(w, _tok(w))), url_safe=True
+        ),
+    ),
+    accepted(
+        "accepted-authority-in-upper-case-rfc9421-2.2.3",
+        lambda w: HttpRequest("GET", "https://RESOURCE.example/agent", signed(w, _tok(w)).headers),
+    ),
+    sig(
+        "agent-token-expired-61s-ago-beyond-leeway",
+        lambda w: signed(w, w.agent_token(now=NOW - 3661)),
+        "expired_jwt",
+    ),
+    # --- the server's own documents (server only) --------------------------------------
+    Case(
+        "well-known-metadata-by-post",
+        lambda w: signed(w, _tok(w), "/.well-known/aauth-resource.json", method="POST"),
+        405,
+        "invalid_request",
+        headers=(("Allow", "GET, HEAD"),),
+        only="server",
+    ),
+    Case(
+        "jwks-by-delete",
+        lambda w: HttpRequest("DELETE", RESOURCE + "/jwks.json"),
+        405,
+        "invalid_request",
+        headers=(("Allow", "GET, HEAD"),),
+        only="server",
+    ),
     # --- session-token mode ------------------------------------------------------------
+    Case(
+        "session-authorization-empty-credential",
+        lambda w: signed(w, _tok(w), "/session", headers=(("Authorization", "AAuth "),)),
+        400,
+        "invalid_request",
+    ),
+    sig(
+        "session-authorization-control-character-after-signing",
+        lambda w: replace(
+            signed(w, _tok(w), "/session", headers=(("Authorization", "AAuth ab"),)),
+            "Authorization",
+            "AAuth a\x01b",
+        ),
+        "invalid_signature",
+    ),
+    sig(
+        "session-authorization-swapped-after-signing",
+        lambda w: replace(
+            signed(w, _tok(w), "/session", headers=(("Authorization", "AAuth st-1"),)),
+            "Authorization",
+            "AAuth st-2",
+        ),
+        "invalid_signature",
+    ),
     Case(
         "session-authorization-two-credentials",
         lambda w: signed(w, _tok(w), "/session", headers=(("Authorization", "AAuth a b"),)),
@@ -1254,6 +1344,10 @@ RUNNERS: Final = {"verifier": run_verifier, "server": run_server}
 
 def expected_headers(case: Case) -> dict[str, str | None]:
     """The exact response headers (name -> value; ``None``: present, value checked apart)."""
+    return {**_expected_headers(case), **dict(case.headers)}
+
+
+def _expected_headers(case: Case) -> dict[str, str | None]:
     assert case.status is not None and case.code is not None
     if case.code == "auth-token":
         return {"AAuth-Requirement": None, "Cache-Control": "no-store"}
@@ -1308,11 +1402,18 @@ def assert_answer(case: Case, world: World, answer: Answer) -> None:
         assert "type" not in problem or "sig-error" not in problem["type"]
     # no secrets, no whole tokens echoed (project rules)
     assert len(response.body) < 2_000
-    assert world.agent_token() not in body
+    assert world.token not in body
 
 
-@pytest.mark.parametrize("runner", RUNNERS)
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+RUNS: Final = [
+    pytest.param(case, runner, id=f"{case.id}-{runner}")
+    for case in CASES
+    for runner in RUNNERS
+    if case.only in (None, runner)
+]
+
+
+@pytest.mark.parametrize(("case", "runner"), RUNS)
 def test_hostile_request(case: Case, runner: str) -> None:
     world = World()
     world.warm()
