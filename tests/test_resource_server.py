@@ -196,6 +196,7 @@ def signed(
     headers: tuple[tuple[str, str], ...] = (),
     key: Ed25519Key | None = None,
     created: int | None = None,
+    components: tuple[str, ...] | None = None,
 ) -> HttpRequest:
     request = HttpRequest(method, RESOURCE + path, headers, body)
     return sign_request(
@@ -203,6 +204,7 @@ def signed(
         key or world.agent_key,
         signature_key=token,
         created=world.now() if created is None else created,
+        components=components,
     )
 
 
@@ -241,7 +243,7 @@ def run_agent(
     method: str = "GET",
     body: bytes = b"",
     headers: tuple[tuple[str, str], ...] = (),
-    on_interaction: Callable[[PromptInteraction], None] | None = None,
+    on_interaction: Callable[[PromptInteraction], object] | None = None,
 ) -> AgentRun:
     """Our agent engine against the fakes and our server, in memory, on the fake clock."""
     clock = world.clock
@@ -296,6 +298,14 @@ def test_constructor_refuses_bad_options(world: ServerWorld) -> None:
         ResourceServer(object(), new_secret=world.secrets)  # type: ignore[arg-type]
     with pytest.raises(LocalError):
         ResourceServer(v, new_secret="not callable")  # type: ignore[arg-type]
+
+
+def test_the_verifier_keeps_its_own_jti_source() -> None:
+    jtis = Secrets("jti")
+    world = ServerWorld(verifier_options={"new_jti": jtis})
+    assert world.verifier.new_jti is jtis
+    bare = ServerWorld()
+    assert bare.verifier.new_jti is bare.secrets
 
 
 def test_receive_checks_its_arguments(world: ServerWorld) -> None:

@@ -10,6 +10,7 @@
 * :class:`ReplayStore` / :class:`MemoryReplayStore`: signatures already accepted.
 * :class:`PersonRecordStore` / :class:`MemoryPersonRecords`: verified person tokens by
   ``(ps, sub)``, for step-up resource tokens.
+* :class:`SessionStore` / :class:`MemorySessionStore`: ``AAuth-Access`` session tokens.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from .outcomes import Challenge, NeedFetch, Outcome, Verified
 from .policy import AccessMode, ResourcePolicy
 from .records import MemoryPersonRecords, PersonRecord, PersonRecordStore
 from .replay import MemoryReplayStore, ReplayStore
-from .server import Exchange, ResourceServer
+from .server import METADATA_PATH, Exchange, ResourceServer
+from .sessions import MemorySessionStore, SessionRecord, SessionStore
 from .verifier import ResourceVerifier
 
 __all__ = [
+    "METADATA_PATH",
     "AccessMode",
     "Action",
     "CallApp",
@@ -31,6 +34,7 @@ __all__ = [
     "Fetch",
     "MemoryPersonRecords",
     "MemoryReplayStore",
+    "MemorySessionStore",
     "NeedFetch",
     "Outcome",
     "PersonRecord",
@@ -40,5 +44,7 @@ __all__ = [
     "ResourceServer",
     "ResourceVerifier",
     "Respond",
+    "SessionRecord",
+    "SessionStore",
     "Verified",
 ]

@@ -9,27 +9,44 @@ application). The binding performs the action and reports back.
 
 The server answers its own ``/.well-known/aauth-resource.json`` and JWKS, maps the
 :class:`~aauth.resource.ResourceVerifier` outcomes to actions, and owns the stateful parts
-of the protocol.
+of the protocol: calls held behind pending URLs (the ``202`` auth-token form, session
+interactions) and ``AAuth-Access`` session tokens.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 import msgspec
 
+from ..aauth_headers import (
+    AuthTokenRequired,
+    InteractionRequired,
+    Requirement,
+    build_aauth_requirement,
+)
 from ..discovery import EgressPolicy, FetchPurpose
 from ..errors import LocalError, SignatureError
 from ..http import HttpRequest, HttpResponse
+from ..interaction import (
+    InteractionCodeError,
+    generate_interaction_code,
+    normalize_interaction_code,
+)
 from ..metadata import DWK_RESOURCE, ResourceMetadata, serialize_metadata
+from ..tokens import AuthToken
 from .actions import Action, CallApp, Fetch, Respond
+from .held import HeldCall, HeldCalls, HeldKind, HeldState
 from .outcomes import Challenge, NeedFetch, Verified
-from .policy import ResourcePolicy
+from .policy import AccessMode, ResourcePolicy
+from .sessions import MemorySessionStore, SessionRecord, SessionStore
 from .verifier import ResourceVerifier
 
-__all__ = ["Exchange", "ResourceServer"]
+__all__ = ["METADATA_PATH", "Exchange", "ResourceServer"]
 
 #: AAuth -11 §"Resource Metadata": the resource's well-known document.
 METADATA_PATH: Final = f"/.well-known/{DWK_RESOURCE}"
@@ -42,7 +59,18 @@ _ACCEPT: Final[Mapping[FetchPurpose, str]] = {
 #: RFC 3986 §3: scheme "://" authority; then the path up to "?" or "#".
 _ORIGIN_PATH_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)([^?#]*)")
 
+#: What ``new_secret`` must return: RFC 3986 unreserved characters (safe in a path and a
+#: token68), long enough to be unguessable (AAuth -11: pending URLs MUST be unguessable).
+_SECRET_RE: Final = re.compile(r"[A-Za-z0-9_~.-]{16,512}")
+
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
+
+#: Components a bodiless poll cannot cover: dropped from the route's policy for polls.
+_BODY_COMPONENTS: Final = frozenset({"content-digest", "content-type", "content-length"})
+
+_JSON: Final = ("Content-Type", "application/json")
+_NO_STORE: Final = ("Cache-Control", "no-store")
+_PENDING_BODY: Final = b'{"status":"pending"}'
 
 
 def _split(url: str) -> tuple[str, str]:
@@ -63,19 +91,35 @@ def _positive(value: float, name: str) -> None:
         raise LocalError(f"{name} must be a positive number")
 
 
-def _positive_int(value: int, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise LocalError(f"{name} must be a positive int")
+def _int_at_least(value: int | None, name: str, low: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise LocalError(f"{name} must be an int >= {low}")
+
+
+def _check_now(now: int) -> None:
+    if isinstance(now, bool) or not isinstance(now, int):
+        raise LocalError("now must be an int (Unix seconds)")
+
+
+def _problem(code: str, detail: str, status: int) -> HttpResponse:
+    return Challenge.denied(code, detail, status=status).to_response()
+
+
+def _gone() -> HttpResponse:
+    # AAuth -11 §"Deferred Responses": after a terminal answer the pending URL returns 410;
+    # unknown and expired ids answer the same, so ids cannot be probed
+    return _problem("invalid_request", "no such pending request (finished or expired)", 410)
 
 
 class ResourceServer:
     """The resource side of AAuth for one resource identifier.
 
     :param verifier: verifies requests (identifier, resource-token key, per-route policies,
-        discovery cache, replay store).
-    :param new_secret: returns a fresh unguessable URL-safe string on each call (the
-        binding's CSPRNG, e.g. ``secrets.token_urlsafe(24)``): resource-token ``jti`` (when the
-        verifier has no ``new_jti``), pending ids, session tokens, interaction codes.
+        discovery cache, replay store, person-token records).
+    :param new_secret: returns a fresh unguessable string of 16-512 RFC 3986 unreserved
+        characters on each call (the binding's CSPRNG, e.g. ``secrets.token_urlsafe(24)``):
+        resource-token ``jti`` (when the verifier has no ``new_jti``), pending ids, session
+        tokens, interaction codes (hashed into Crockford base32).
     :param transport_map: ``{origin: origin}`` applied to fetch URLs to make
         :attr:`Fetch.dial_url` (tests: ``https://ap.test`` -> ``http://127.0.0.1:1234``).
     :param egress: the policy the binding checks resolved addresses against before a fetch;
@@ -96,6 +140,27 @@ class ResourceServer:
         route requires (omitted when none).
     :param scope_descriptions: metadata ``scope_descriptions`` (scope -> Markdown).
     :param metadata_max_age: ``Cache-Control: max-age`` of the metadata and JWKS.
+    :param pending_prefix: path under which pending URLs live (``/`` at both ends).
+    :param absolute_locations: ``Location`` as an absolute URL on the request's origin
+        (default: the path alone, which RFC 9110 §10.2.2 resolves against the request URL:
+        same origin by construction, also behind a transport map or a proxy).
+    :param retry_after: ``Retry-After`` seconds on every ``202``.
+    :param pending_lifetime: seconds a held call waits for its poll / approval.
+    :param max_held: the most calls held at once; beyond it (and for a body larger than
+        ``max_held_body``) a deferred route answers the ``401`` form instead.
+    :param max_held_body: the largest request body held.
+    :param interaction_url: the https page (no query, no fragment) where the user completes
+        a session interaction (``url`` of ``requirement=interaction``); REQUIRED when a
+        route has ``session_interaction``.
+    :param interaction_runs_call: once an interaction is approved, the first poll runs the
+        held request (``CallApp`` with the new ``AAuth-Access``) -- the agent's original call
+        completes; ``False``: it answers ``200 {"status":"authorized","scope":…}`` with
+        ``AAuth-Access`` and the agent calls again.
+    :param session_store: where session tokens live (default: a bounded in-memory store).
+    :param session_lifetime: seconds a session token works.
+    :param session_rotate_after: seconds after which a presented session token is replaced
+        by a new ``AAuth-Access`` on the response (``None``: never rotated).
+    :param session_grace: seconds a rotated token keeps working.
     """
 
     def __init__(
@@ -115,20 +180,50 @@ class ResourceServer:
         additional_signature_components: tuple[str, ...] | None = None,
         scope_descriptions: Mapping[str, str] | None = None,
         metadata_max_age: int = 3_600,
+        pending_prefix: str = "/aauth/pending/",
+        absolute_locations: bool = False,
+        retry_after: int = 1,
+        pending_lifetime: int = 600,
+        max_held: int = 1_000,
+        max_held_body: int = 1_048_576,
+        interaction_url: str | None = None,
+        interaction_runs_call: bool = True,
+        session_store: SessionStore | None = None,
+        session_lifetime: int = 3_600,
+        session_rotate_after: int | None = None,
+        session_grace: int = 60,
     ) -> None:
         if not isinstance(verifier, ResourceVerifier):
             raise LocalError("verifier must be a ResourceVerifier")
         if not callable(new_secret):
             raise LocalError("new_secret must be a callable returning a fresh secret str")
         _positive(fetch_timeout, "fetch_timeout")
-        _positive_int(fetch_max_bytes, "fetch_max_bytes")
-        _positive_int(max_fetches, "max_fetches")
-        _positive_int(metadata_max_age, "metadata_max_age")
+        for value, name in (
+            (fetch_max_bytes, "fetch_max_bytes"),
+            (max_fetches, "max_fetches"),
+            (metadata_max_age, "metadata_max_age"),
+            (pending_lifetime, "pending_lifetime"),
+            (max_held, "max_held"),
+            (session_lifetime, "session_lifetime"),
+        ):
+            _int_at_least(value, name)
+        for value, name in (
+            (retry_after, "retry_after"),
+            (max_held_body, "max_held_body"),
+            (session_grace, "session_grace"),
+        ):
+            _int_at_least(value, name, 0)
+        if session_rotate_after is not None:
+            _int_at_least(session_rotate_after, "session_rotate_after")
         publics = tuple(public_paths)
         if not all(isinstance(p, str) and p.startswith("/") for p in publics):
             raise LocalError("public_paths must be path prefixes ('/...')")
         if not isinstance(jwks_path, str) or not jwks_path.startswith("/"):
             raise LocalError("jwks_path must be a path ('/...')")
+        if not isinstance(pending_prefix, str) or not (
+            len(pending_prefix) > 2 and pending_prefix[0] == pending_prefix[-1] == "/"
+        ):
+            raise LocalError("pending_prefix must be a path starting and ending with '/'")
         self.verifier = verifier
         self.new_secret = new_secret
         if verifier.new_jti is None:
@@ -137,37 +232,48 @@ class ResourceServer:
         self.egress: EgressPolicy = (
             egress if egress is not None else verifier.discovery_cache.egress
         )
+        dev = self.egress.allow_insecure_loopback_for_development
+        self._dev = dev
         self.fetch_timeout = float(fetch_timeout)
         self.fetch_max_bytes = fetch_max_bytes
         self.max_fetches = max_fetches
         self.public_paths = publics
         self.jwks_path = jwks_path
+        self.pending_prefix = pending_prefix
+        self.absolute_locations = bool(absolute_locations)
+        self.retry_after = retry_after
+        self.pending_lifetime = pending_lifetime
+        self.interaction_runs_call = bool(interaction_runs_call)
+        self.session_store: SessionStore = (
+            session_store if session_store is not None else MemorySessionStore()
+        )
+        self.session_lifetime = session_lifetime
+        self.session_rotate_after = session_rotate_after
+        self.session_grace = session_grace
+        self._held = HeldCalls(max_calls=max_held, max_body=max_held_body)
         policies = list(verifier.policies.values())
-        modes = {p.mode.value for p in policies}
-        if access_mode is None and len(modes) == 1:
-            access_mode = modes.pop()
-        if signature_window is None:
-            signature_window = min(p.signature_window for p in policies)
-        if additional_signature_components is None:
-            common = [
-                c
-                for c in policies[0].extra_components
-                if all(c in p.extra_components for p in policies)
-            ]
-            additional_signature_components = tuple(common) or None
-        self.metadata = ResourceMetadata(
-            issuer=verifier.identifier,
-            jwks_uri=verifier.identifier + jwks_path,
+        if any(p.session_interaction for p in policies):
+            if interaction_url is None:
+                raise LocalError("a session_interaction route needs interaction_url")
+            # validated once here (https, no query, no fragment), as every 202 will send it
+            build_aauth_requirement(
+                InteractionRequired(url=interaction_url, code="0000-0000"),
+                allow_insecure_loopback_for_development=dev,
+            )
+        self.interaction_url = interaction_url
+        self.metadata = _metadata(
+            verifier,
+            policies,
+            jwks_path=jwks_path,
             access_mode=access_mode,
             signature_window=signature_window,
             additional_signature_components=additional_signature_components,
-            scope_descriptions=dict(scope_descriptions) if scope_descriptions else None,
+            scope_descriptions=scope_descriptions,
         )
-        dev = self.egress.allow_insecure_loopback_for_development
         cache = (("Cache-Control", f"public, max-age={metadata_max_age}"),)
         self._metadata_response = HttpResponse(
             200,
-            (("Content-Type", "application/json"), *cache),
+            (_JSON, *cache),
             serialize_metadata(self.metadata, allow_insecure_loopback_for_development=dev),
         )
         jwk = {**verifier.signing_key.public_jwk, "kid": verifier.kid, "use": "sig"}
@@ -177,16 +283,36 @@ class ResourceServer:
             msgspec.json.encode({"keys": [jwk]}),
         )
 
-    # ------------------------------------------------------------------ entry point
+    # ------------------------------------------------------------------ entry points
 
     def receive(self, request: HttpRequest, now: int) -> Exchange:
         """Start the exchange for ``request`` (absolute URL as the server sees it) at
         ``now`` (int Unix seconds)."""
         if not isinstance(request, HttpRequest):
             raise LocalError("request must be an HttpRequest")
-        if isinstance(now, bool) or not isinstance(now, int):
-            raise LocalError("now must be an int (Unix seconds)")
+        _check_now(now)
         return Exchange(self, request, now)
+
+    def approve_interaction(self, code: str, *, now: int) -> bool:
+        """The user completed the session interaction shown with ``code`` (as typed: case,
+        hyphens and the ``I``/``L``/``O`` look-alikes do not matter). The next poll of its
+        pending URL grants the session. ``False``: no open interaction has that code.
+
+        The code only correlates the user's visit with the pending call; the application
+        must authenticate the user and rate-limit code attempts (AAuth -11 §"Interaction
+        codes": MUST) before calling this.
+        """
+        return self._settle(code, now, HeldState.APPROVED)
+
+    def deny_interaction(self, code: str, *, now: int) -> bool:
+        """The user refused: the next poll answers ``403 denied``. ``False``: no open
+        interaction has that code."""
+        return self._settle(code, now, HeldState.DENIED)
+
+    @property
+    def held_calls(self) -> int:
+        """How many calls are held behind pending URLs (some may have expired)."""
+        return len(self._held)
 
     # ------------------------------------------------------------------ helpers
 
@@ -199,6 +325,25 @@ class ResourceServer:
         origin, _ = _split(url)
         mapped = self.transport_map.get(origin)
         return url if mapped is None else mapped + url[len(origin) :]
+
+    def _secret(self) -> str:
+        value = self.new_secret()
+        if not isinstance(value, str) or _SECRET_RE.fullmatch(value) is None:
+            raise LocalError("new_secret must return 16-512 URL-safe characters")
+        return value
+
+    def _settle(self, code: str, now: int, state: HeldState) -> bool:
+        _check_now(now)
+        try:
+            key = normalize_interaction_code(code)
+        except InteractionCodeError:
+            return False
+        held = self._held.by_code(key, now=now)
+        if held is None or held.state is not HeldState.PENDING:
+            return False
+        self._held.forget_code(held)  # AAuth -11: single use
+        held.state = state
+        return True
 
     def _fetch(self, need: NeedFetch) -> Fetch:
         return Fetch(
@@ -221,30 +366,162 @@ class ResourceServer:
             return None
         if request.method not in _SAFE_METHODS:
             return Respond(
-                Challenge.denied("invalid_request", "use GET", status=405)
-                .to_response()
-                .with_headers((("Allow", "GET, HEAD"),))
+                _problem("invalid_request", "use GET", 405).with_headers((("Allow", "GET, HEAD"),))
             )
         return Respond(response)
+
+    # ------------------------------------------------------------------ held calls
+
+    def _hold(
+        self,
+        kind: HeldKind,
+        *,
+        request: HttpRequest,
+        policy: ResourcePolicy,
+        thumbprint: str,
+        agent: str | None,
+        requirement: Requirement | None,
+        now: int,
+    ) -> HeldCall | None:
+        """Hold ``request`` behind a new pending URL; ``None`` when it does not fit."""
+        code: str | None = None
+        if requirement is None:
+            # AAuth -11 §"Interaction codes": >= 40 bits from a CSPRNG, Crockford base32
+            display = generate_interaction_code(hashlib.sha256(self._secret().encode()).digest())
+            code = normalize_interaction_code(display)
+            assert self.interaction_url is not None  # checked in __init__
+            requirement = InteractionRequired(url=self.interaction_url, code=display)
+        body_free = tuple(c for c in policy.extra_components if c not in _BODY_COMPONENTS)
+        held = HeldCall(
+            id=self._secret(),
+            kind=kind,
+            policy=dataclasses.replace(policy, extra_components=body_free),
+            thumbprint=thumbprint,
+            agent=agent,
+            request=request,
+            requirement=requirement,
+            expires_at=now + self.pending_lifetime,
+            code=code,
+        )
+        return held if self._held.add(held, now=now) else None
+
+    def _pending_response(self, held: HeldCall, request: HttpRequest) -> Respond:
+        """``202`` (AAuth -11 §"Deferred Responses"): ``Location`` (unguessable, same
+        origin), ``Retry-After``, ``Cache-Control: no-store``, ``AAuth-Requirement`` and
+        ``{"status":"pending"}``."""
+        location = self.pending_prefix + held.id
+        if self.absolute_locations:
+            location = _split(request.url)[0] + location
+        requirement = build_aauth_requirement(
+            held.requirement, allow_insecure_loopback_for_development=self._dev
+        )
+        headers = (
+            ("AAuth-Requirement", requirement),
+            ("Location", location),
+            ("Retry-After", str(self.retry_after)),
+            _NO_STORE,
+            _JSON,
+        )
+        return Respond(HttpResponse(202, headers, _PENDING_BODY))
+
+    # ------------------------------------------------------------------ sessions
+
+    def _new_session(self, agent: str, scope: str, now: int) -> SessionRecord:
+        record = SessionRecord(
+            token=self._secret(),
+            agent=agent,
+            scope=scope,
+            issued_at=now,
+            expires_at=now + self.session_lifetime,
+        )
+        self.session_store.put(record, now=now)
+        return record
+
+    def _session_call(
+        self, request: HttpRequest, identity: Verified, policy: ResourcePolicy, now: int
+    ) -> Action | None:
+        """``session-token`` mode (AAuth -11 §"AAuth-Access"; digest §1.5): a live session
+        token bound to this agent runs the call (rotated when old enough); otherwise a new
+        one is granted, at once or after an interaction (``None``: hold it)."""
+        agent = identity.agent
+        assert agent is not None  # session routes accept agent tokens only
+        presented = identity.session_token
+        record = None if presented is None else self.session_store.get(presented, now=now)
+        if record is not None and record.agent == agent:
+            add: tuple[tuple[str, str], ...] = ()
+            successor = record.successor
+            if successor is None and self._due(record, now):
+                new = self._new_session(agent, record.scope, now)
+                # the old value keeps working for the grace period (a response may be lost)
+                expires_at = min(record.expires_at, now + self.session_grace)
+                retired = dataclasses.replace(record, expires_at=expires_at, successor=new.token)
+                self.session_store.put(retired, now=now)
+                successor = new.token
+            if successor is not None:
+                add = (("AAuth-Access", successor),)
+            return CallApp(request=request, identity=identity, add_headers=add)
+        if policy.session_interaction:
+            return None
+        new = self._new_session(agent, policy.scope, now)
+        granted = dataclasses.replace(identity, session_token=new.token)
+        return CallApp(
+            request=request, identity=granted, add_headers=(("AAuth-Access", new.token),)
+        )
+
+    def _due(self, record: SessionRecord, now: int) -> bool:
+        after = self.session_rotate_after
+        return after is not None and now - record.issued_at >= after
+
+
+def _metadata(
+    verifier: ResourceVerifier,
+    policies: list[ResourcePolicy],
+    *,
+    jwks_path: str,
+    access_mode: str | None,
+    signature_window: int | None,
+    additional_signature_components: tuple[str, ...] | None,
+    scope_descriptions: Mapping[str, str] | None,
+) -> ResourceMetadata:
+    """The ``aauth-resource.json`` document (digest §6.2 "Resource"), defaults derived
+    from the routes."""
+    modes = {p.mode.value for p in policies}
+    if access_mode is None and len(modes) == 1:
+        access_mode = modes.pop()
+    if signature_window is None:
+        signature_window = min(p.signature_window for p in policies)
+    if additional_signature_components is None:
+        first = policies[0].extra_components
+        common = [c for c in first if all(c in p.extra_components for p in policies)]
+        additional_signature_components = tuple(common) or None
+    return ResourceMetadata(
+        issuer=verifier.identifier,
+        jwks_uri=verifier.identifier + jwks_path,
+        access_mode=access_mode,
+        signature_window=signature_window,
+        additional_signature_components=additional_signature_components,
+        scope_descriptions=dict(scope_descriptions) if scope_descriptions else None,
+    )
 
 
 class Exchange:
     """One request through the server: :meth:`next_action`, then report each action's
     result (:meth:`fetched` / :meth:`fetch_failed` after a :class:`Fetch`,
     :meth:`app_responded` after a ``CallApp(capture=True)``) until the action is a
-    :class:`Respond` or a ``CallApp(capture=False)``.
+    :class:`Respond` or a ``CallApp(capture=False)`` (:attr:`done`).
 
     Calling a reporting method that does not answer the current action raises
     :class:`~aauth.errors.LocalError`.
     """
 
-    __slots__ = ("_action", "_fetches", "_policy", "_server", "request")
+    __slots__ = ("_action", "_fetches", "_held", "_policy", "_server", "request")
 
     def __init__(self, server: ResourceServer, request: HttpRequest, now: int) -> None:
         self._server = server
         self.request = request
         self._fetches = 0
         self._policy: ResourcePolicy | None = None
+        self._held: HeldCall | None = None
         self._action: Action = self._start(now)
 
     # ------------------------------------------------------------------ public
@@ -282,14 +559,24 @@ class Exchange:
 
     def app_responded(self, response: HttpResponse, *, now: int) -> Action:
         """The application's full response to a ``CallApp(capture=True)``; returns the
-        :class:`Respond` to send."""
+        :class:`Respond` to send. A deferred call's result is stored and replayed to polls
+        with the same auth token until its ``exp`` (digest §1.4 "Deferred form")."""
         action = self._action
         if not isinstance(action, CallApp) or not action.capture:
             raise LocalError("app_responded answers a CallApp with capture=True only")
         if not isinstance(response, HttpResponse):
             raise LocalError("response must be an HttpResponse")
         _check_now(now)
-        self._action = Respond(response.with_headers(action.add_headers))
+        response = response.with_headers(action.add_headers)
+        held = self._held
+        token = None if action.identity is None else action.identity.token
+        # capture=True is asked only for a deferred call, run for a verified auth token
+        assert held is not None and isinstance(token, AuthToken)
+        held.result = response
+        held.result_jti = token.jti
+        held.expires_at = token.exp
+        held.state = HeldState.DONE
+        self._action = Respond(response)
         return self._action
 
     # ------------------------------------------------------------------ steps
@@ -314,14 +601,27 @@ class Exchange:
         served = server._well_known(request, path)
         if served is not None:
             return served
+        if path.startswith(server.pending_prefix):
+            return self._start_poll(path[len(server.pending_prefix) :], now)
         policy = server.verifier.policy_for(path)
         if policy is None:
             if server.public_path(path):
                 return CallApp(request=request, identity=None)
-            return Respond(
-                Challenge.denied("invalid_request", "no such resource", status=404).to_response()
-            )
+            return Respond(_problem("invalid_request", "no such resource", 404))
         self._policy = policy
+        return self._decide(now)
+
+    def _start_poll(self, pending_id: str, now: int) -> Action:
+        held = self._server._held.get(pending_id, now=now)
+        if held is None:
+            return Respond(_gone())
+        if self.request.method != "GET":
+            # AAuth -11 §"Deferred Responses": polls are GETs (clarification's POST and
+            # DELETE are not offered by this resource)
+            allow = (("Allow", "GET"),)
+            return Respond(_problem("invalid_request", "poll with GET", 405).with_headers(allow))
+        self._held = held
+        self._policy = held.policy
         return self._decide(now)
 
     def _decide(self, now: int) -> Action:
@@ -332,17 +632,106 @@ class Exchange:
         if isinstance(outcome, NeedFetch):
             if self._fetches >= server.max_fetches:
                 error = SignatureError("the issuer's keys could not be fetched", code="unknown_key")
-                return Respond(
-                    Challenge.signature(error, accepted_algs=policy.algorithms).to_response()
-                )
+                challenge = Challenge.signature(error, accepted_algs=policy.algorithms)
+                return Respond(challenge.to_response())
             # a pending fetch (another exchange asked first) is fetched again: the cache
             # takes a duplicate answer like the first
             return server._fetch(outcome)
+        held = self._held
+        if held is not None:
+            return self._poll(held, outcome, now)
         if isinstance(outcome, Verified):
+            if outcome.mode is AccessMode.SESSION_TOKEN:
+                action = server._session_call(self.request, outcome, policy, now)
+                if action is not None:
+                    return action
+                return self._hold_or(HeldKind.INTERACTION, outcome, None, now)
             return CallApp(request=self.request, identity=outcome)
+        requirement = outcome.aauth_requirement
+        if policy.deferred and isinstance(requirement, AuthTokenRequired):
+            assert outcome.thumbprint is not None  # set with every resource token
+            return self._hold_or(HeldKind.DEFERRED, outcome, requirement, now)
         return Respond(outcome.to_response())
 
+    def _hold_or(
+        self,
+        kind: HeldKind,
+        outcome: Verified | Challenge,
+        requirement: Requirement | None,
+        now: int,
+    ) -> Action:
+        """The ``202`` form for a newly held call, or, when it cannot be held, the ``401``
+        form (deferred) or ``503`` (interaction)."""
+        server = self._server
+        policy = self._policy
+        assert policy is not None and outcome.thumbprint is not None
+        agent = outcome.agent if isinstance(outcome, Verified) else None
+        held = server._hold(
+            kind,
+            request=self.request,
+            policy=policy,
+            thumbprint=outcome.thumbprint,
+            agent=agent,
+            requirement=requirement,
+            now=now,
+        )
+        if held is not None:
+            return server._pending_response(held, self.request)
+        if isinstance(outcome, Challenge):
+            return Respond(outcome.to_response())
+        busy = _problem("server_error", "too many pending requests", 503)
+        return Respond(busy.with_headers((("Retry-After", str(server.pending_lifetime)),)))
 
-def _check_now(now: int) -> None:
-    if isinstance(now, bool) or not isinstance(now, int):
-        raise LocalError("now must be an int (Unix seconds)")
+    # ------------------------------------------------------------------ polls
+
+    def _poll(self, held: HeldCall, outcome: Verified | Challenge, now: int) -> Action:
+        """A signed ``GET`` of a pending URL, verified with the held route's policy (AAuth
+        -11: the server MUST verify the agent's identity on every poll)."""
+        server = self._server
+        if isinstance(outcome, Challenge):
+            requirement = outcome.aauth_requirement
+            signed = self.request.has_header("signature")
+            if requirement is None or not signed or held.kind is HeldKind.INTERACTION:
+                return Respond(outcome.to_response())
+            if held.state is HeldState.DONE:
+                return Respond(_gone())  # another token after completion
+            if isinstance(requirement, AuthTokenRequired) and outcome.thumbprint == held.thumbprint:
+                held.requirement = requirement  # a fresh resource token for the same key
+            # not (yet) a valid auth token: still waiting for it
+            return server._pending_response(held, self.request)
+        if outcome.thumbprint != held.thumbprint:
+            return Respond(_problem("invalid_request", "another agent's pending request", 403))
+        if held.kind is HeldKind.DEFERRED:
+            return self._poll_deferred(held, outcome)
+        return self._poll_interaction(held, outcome, now)
+
+    def _poll_deferred(self, held: HeldCall, identity: Verified) -> Action:
+        token = identity.token
+        assert isinstance(token, AuthToken)  # auth-token routes verify auth tokens only
+        if held.state is HeldState.DONE:
+            # digest §1.4: replay the stored result for the same auth token until its exp
+            if token.jti == held.result_jti and held.result is not None:
+                return Respond(held.result)
+            return Respond(_gone())
+        if held.state is HeldState.RUNNING:
+            return self._server._pending_response(held, self.request)
+        held.state = HeldState.RUNNING
+        return CallApp(request=held.request, identity=identity, capture=True)
+
+    def _poll_interaction(self, held: HeldCall, identity: Verified, now: int) -> Action:
+        server = self._server
+        if identity.agent != held.agent:
+            return Respond(_problem("invalid_request", "another agent's pending request", 403))
+        if held.state is HeldState.PENDING:
+            return server._pending_response(held, self.request)
+        server._held.drop(held)  # terminal: later polls get 410
+        if held.state is HeldState.DENIED:
+            return Respond(_problem("denied", "the user did not approve the session", 403))
+        assert identity.agent is not None
+        record = server._new_session(identity.agent, held.policy.scope, now)
+        access = (("AAuth-Access", record.token),)
+        if not server.interaction_runs_call:
+            body = msgspec.json.encode({"status": "authorized", "scope": record.scope})
+            return Respond(HttpResponse(200, (_JSON, _NO_STORE, *access), body))
+        granted = dataclasses.replace(identity, session_token=record.token)
+        return CallApp(request=held.request, identity=granted, add_headers=access)
