@@ -83,6 +83,7 @@ POLICIES: Final = {
     "/picky-ps": ResourcePolicy(
         mode=AccessMode.PERSON_TOKEN, person_servers=frozenset({"https://ps.example"})
     ),
+    "/deferred": ResourcePolicy(mode=AccessMode.AUTH_TOKEN, scope="data.read", deferred=True),
 }
 
 SIGNATURE_HEADERS: Final = ("Signature", "Signature-Input", "Signature-Key")
@@ -190,7 +191,7 @@ class World:
         )
         secrets_: Iterator[int] = count()
         self.server = ResourceServer(
-            self.verifier, new_secret=lambda: self._draw(f"secret-{next(secrets_)}")
+            self.verifier, new_secret=lambda: self._draw(f"secret-{next(secrets_):016d}")
         )
         self.agent_key = self.ap.agent_key()
         self.other_key = self.ap.agent_key("other")
@@ -234,19 +235,26 @@ class World:
         )
 
     def auth_token(
-        self, *, scope: str = "data.read", aud: str = RESOURCE, sub: str = "person-alice"
+        self,
+        *,
+        scope: str = "data.read",
+        aud: str = RESOURCE,
+        sub: str = "person-alice",
+        key: PrivateKey | None = None,
+        jti: str = "at-1",
+        now: int = NOW,
     ) -> str:
         return build_auth_token(
             self.ps.key,
             kid=self.ps.kid,
-            now=NOW,
-            jti="at-1",
+            now=now,
+            jti=jti,
             iss=self.ps.issuer,
             dwk=sorted(AUTH_TOKEN_DWKS)[-1],
             aud=aud,
             ps=self.ps.issuer,
             sub=sub,
-            cnf_jwk=self.agent_key.public_key,
+            cnf_jwk=(key or self.agent_key).public_key,
             scope=scope,
         )
 
@@ -599,6 +607,8 @@ class Case:
 
 #: A replay is refused by the replay store itself: one add attempted, refused.
 REPLAY_CHECKED: Final = (("replay_adds", 1),)
+#: A signature that verified (then refused by the server) is remembered like any other.
+VERIFIED: Final = (("replay_adds", 1), ("replay_entries", 1))
 #: A discovery failure is cached (with backoff) so that the next request does not dial
 #: again; the entry is bounded by the cache's LRU limit (digest §3.6).
 NEW_ISSUER: Final = (("cache_entries", 1), ("cache_issuers", 1))
@@ -1461,6 +1471,235 @@ def test_code_of_reads_each_carrier() -> None:
     assert code_of(HttpResponse(403, [], b'{"error":"d"}')) == "d"
     assert code_of(HttpResponse(403, [], b'{"error":1}')) is None
     assert code_of(HttpResponse(204)) is None
+
+
+# --------------------------------------------------------------------------- pending URLs
+
+#: What the application answers a held call with (the deferred form captures it).
+APP_RESULT: Final = HttpResponse(200, (("Content-Type", "application/json"),), b'{"ok":true}')
+
+
+def serve_call(world: World, request: HttpRequest, now: int) -> tuple[HttpResponse, int]:
+    """The server's answer to ``request`` (fetches done, a captured app call answered with
+    :data:`APP_RESULT`) and how many times the application ran."""
+    exchange = world.server.receive(request, now)
+    action = exchange.next_action()
+    runs = 0
+    for _ in range(12):
+        if isinstance(action, Fetch):
+            response = world.fetch(action.url, action.egress, now)
+            assert response is not None
+            action = exchange.fetched(
+                action.url, response.status, response.headers, response.body, now=now
+            )
+        elif isinstance(action, CallApp):
+            runs += 1
+            if not action.capture:
+                return APP_RESULT.with_headers(action.add_headers), runs
+            action = exchange.app_responded(APP_RESULT, now=now)
+        else:
+            return action.response, runs
+    raise AssertionError("the exchange did not end")
+
+
+@dataclass
+class Deferred:
+    """A call held behind a pending URL: the world, the URL, the held request."""
+
+    world: World
+    url: str
+    held: HttpRequest
+
+    def poll(
+        self, token: str | None = None, *, key: PrivateKey | None = None, created: int = NOW
+    ) -> HttpRequest:
+        """A GET of the pending URL, signed with ``token`` (default: alice's auth token)."""
+        w = self.world
+        request = HttpRequest("GET", self.url)
+        return sign_request(
+            request,
+            key or w.agent_key,
+            signature_key=token if token is not None else w.auth_token(),
+            created=created,
+        )
+
+    def complete(self) -> HttpRequest:
+        """The rightful first poll, run: the held call executes once; returns the poll."""
+        poll = self.poll(created=NOW + 1)
+        response, runs = serve_call(self.world, poll, NOW + 1)
+        assert (response.status, runs) == (200, 1), response
+        return poll
+
+
+def deferred(world: World) -> Deferred:
+    """Alice's agent calls the deferred route with her person token: ``202`` + Location."""
+    held = signed(world, world.person_token(), "/deferred/report", created=NOW - 4)
+    response, runs = serve_call(world, held, NOW)
+    assert (response.status, runs) == (202, 0), response
+    location = response.header("Location")
+    assert location is not None and location.startswith("/")
+    return Deferred(world, RESOURCE + location, held)
+
+
+@dataclass(frozen=True)
+class PollCase:
+    """A hostile poll of a pending URL: ``status``/``code`` as in :class:`Case`;
+    ``completed``: the rightful agent's first poll already ran the call. Afterwards the held
+    call is as it was: still waiting (the rightful poll then runs it, once) or, completed,
+    still replaying its stored result to the same auth token. ``changes`` as in
+    :class:`Case`: a poll whose signature and token verify and that the server then refuses
+    (another agent, another token after completion) keeps the replay entry every verified
+    signature gets, so that the same refused poll cannot be replayed either."""
+
+    id: str
+    build: Callable[[Deferred], HttpRequest]
+    status: int
+    code: str
+    completed: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
+    changes: tuple[tuple[str, int], ...] = ()
+
+
+def _other_agent_auth(d: Deferred) -> HttpRequest:
+    w = d.world
+    return d.poll(w.auth_token(key=w.other_key, jti="at-other"), key=w.other_key)
+
+
+def _other_agent_person(d: Deferred) -> HttpRequest:
+    w = d.world
+    return d.poll(w.person_token(key=w.other_key, jti="pt-other"), key=w.other_key)
+
+
+def _pending_path(d: Deferred, path: str) -> HttpRequest:
+    w = d.world
+    return sign_request(
+        HttpRequest("GET", path), w.agent_key, signature_key=w.auth_token(), created=NOW
+    )
+
+
+POLLS: Final[list[PollCase]] = [
+    PollCase("poll-unsigned", lambda d: HttpRequest("GET", d.url), 401, "person-token"),
+    PollCase(
+        "poll-unknown-id",
+        lambda d: _pending_path(d, d.url + "x"),
+        410,
+        "invalid_request",
+    ),
+    PollCase(
+        "poll-bare-pending-prefix",
+        lambda d: _pending_path(d, d.url.rsplit("/", 1)[0] + "/"),
+        410,
+        "invalid_request",
+    ),
+    PollCase(
+        "poll-by-post",
+        lambda d: HttpRequest("POST", d.url, d.poll().headers),
+        405,
+        "invalid_request",
+        headers=(("Allow", "GET"),),
+    ),
+    PollCase(
+        "poll-with-a-garbage-signature",
+        lambda d: replace(d.poll(), "Signature", "sig=:AAAA:"),
+        401,
+        "invalid_signature",
+    ),
+    PollCase(
+        "poll-stale-signature",
+        lambda d: d.poll(created=NOW - 61),
+        401,
+        "invalid_signature",
+    ),
+    PollCase(
+        "poll-auth-token-for-another-audience",
+        lambda d: d.poll(d.world.auth_token(aud="https://elsewhere.example")),
+        401,
+        "invalid_jwt",
+    ),
+    PollCase(
+        "poll-expired-auth-token",
+        lambda d: d.poll(d.world.auth_token(now=NOW - 7200)),
+        401,
+        "expired_jwt",
+    ),
+    # AAuth -11 §"Deferred Responses": the server MUST verify the agent on every poll; a
+    # pending URL is bound to the key that made the call
+    PollCase(
+        "poll-by-another-agent-with-its-auth-token",
+        _other_agent_auth,
+        403,
+        "invalid_request",
+        changes=VERIFIED,
+    ),
+    # the same, signed with the other agent's person token: refused like the auth-token
+    # poll, with no resource token minted for it and no person record rewritten
+    PollCase(
+        "poll-by-another-agent-with-its-person-token",
+        _other_agent_person,
+        403,
+        "invalid_request",
+    ),
+    PollCase(
+        "poll-replayed-after-completion",
+        lambda d: d.complete(),
+        401,
+        "invalid_signature",
+        completed=True,
+        changes=REPLAY_CHECKED,
+    ),
+    PollCase(
+        "poll-with-another-auth-token-after-completion",
+        lambda d: (d.complete(), d.poll(d.world.auth_token(jti="at-2"), created=NOW + 2))[1],
+        410,
+        "invalid_request",
+        completed=True,
+        changes=VERIFIED,
+    ),
+    PollCase(
+        "poll-by-another-agent-after-completion",
+        lambda d: (d.complete(), _other_agent_auth(d))[1],
+        403,
+        "invalid_request",
+        completed=True,
+        changes=VERIFIED,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", POLLS, ids=[case.id for case in POLLS])
+def test_hostile_poll(case: PollCase) -> None:
+    world = World()
+    world.warm()
+    pending = deferred(world)
+    request = case.build(pending)
+    before = world.trace()
+    held = world.server.held_calls
+    now = NOW + 2
+    response, runs = serve_call(world, request, now)
+    answer = Answer(None, response, code_of(response))
+    assert_answer(
+        Case(case.id, case.build, case.status, case.code, headers=case.headers),  # type: ignore[arg-type]
+        world,
+        answer,
+    )
+    assert runs == 0
+    # nothing changed: no replay entry, no resource token, no new held call, no secret
+    assert world.trace() == before.but(**dict(case.changes))
+    assert world.server.held_calls == held
+    again = pending.poll(created=now)
+    response, runs = serve_call(world, again, now)
+    # the held call is as it was: the rightful agent's poll runs it once, or, completed,
+    # gets the stored result without running it again
+    assert (response.status, response.body, runs) == (
+        200,
+        APP_RESULT.body,
+        0 if case.completed else 1,
+    )
+
+
+def test_poll_table_ids_are_unique() -> None:
+    ids = [case.id for case in POLLS]
+    assert len(ids) == len(set(ids))
 
 
 # --------------------------------------------------------------------------- properties
