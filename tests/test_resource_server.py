@@ -560,3 +560,33 @@ def test_agent_switches_algorithm_and_covers_query(world: ServerWorld) -> None:
     run = run_agent(world, make_agent(world), "/strict/x?q=1")
     assert run.response.status == 200
     assert run.purposes == [Purpose.RESOURCE, Purpose.RESOURCE]
+
+
+# --------------------------------------------------------------------------- replay
+
+
+def test_identical_safe_requests_are_not_replays_but_posts_are(world: ServerWorld) -> None:
+    token = world.ap.mint(world.agent_key, now=T0)
+    get = signed(world, token, "/agent/same")
+    assert world.handle(get, T0).status == 200
+    assert world.handle(get, T0).status == 200  # byte-identical GET in the same second
+    post = signed(
+        world,
+        token,
+        "/agent/same",
+        method="POST",
+        body=b"{}",
+        headers=(("Content-Type", "application/json"),),
+    )
+    assert world.handle(post, T0).status == 200
+    replay = world.handle(post, T0 + 1)
+    assert replay.status == 401 and "invalid_signature" in (replay.header("signature-error") or "")
+    assert len(world.calls) == 3
+
+
+def test_strict_replay_of_safe_methods_on_request() -> None:
+    world = ServerWorld(verifier_options={"replay_safe_methods": True})
+    token = world.ap.mint(world.agent_key, now=T0)
+    get = signed(world, token, "/agent/same")
+    assert world.handle(get, T0).status == 200
+    assert world.handle(get, T0).status == 401

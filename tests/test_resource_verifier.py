@@ -66,6 +66,7 @@ class World:
             self.cache,
             self.store,
             new_jti=self.jtis,
+            replay_safe_methods=True,  # GETs too: the tables below count store entries
         )
         self.agent_key = self.ap.agent_key()
 

@@ -53,6 +53,12 @@ __all__ = ["ResourceVerifier"]
 
 _SIGNATURE_FIELDS: Final = ("signature", "signature-input", "signature-key")
 
+#: RFC 9110 §9.2.1 safe methods: their signatures are not entered in the replay store unless
+#: asked (digest §2 "Freshness and replay": a verifier MAY reject duplicates of
+#: state-changing requests; Ed25519 signatures are deterministic and the profile has no
+#: nonce, so two polls signed within one second are byte-identical and both legitimate).
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
 #: The token types that may sign a request on a route of each mode (AAuth -11 §"Resource
 #: Access Modes"). A person token on an ``auth-token`` route starts the resource-token step.
 _ACCEPTED: Final[Mapping[AccessMode, frozenset[str]]] = {
@@ -127,6 +133,9 @@ class ResourceVerifier:
         person token's ``exp`` plus ``resource_token_lifetime``.
     :param emit_legacy_person_token_jti: resource tokens also carry the pre--11
         ``person_token_jti`` (for a PS that reads only that name, e.g. @hellocoop/mockin 2.0).
+    :param replay_safe_methods: also refuse a repeated signature on ``GET`` / ``HEAD`` /
+        ``OPTIONS`` / ``TRACE`` (default: only state-changing requests are checked; a strict
+        setting refuses an agent's identical polls within one second).
     """
 
     def __init__(  # noqa: PLR0917 - the constructor the issue names
@@ -143,6 +152,7 @@ class ResourceVerifier:
         token_memo_size: int = 4_096,
         person_records: PersonRecordStore | None = None,
         emit_legacy_person_token_jti: bool = False,
+        replay_safe_methods: bool = False,
     ) -> None:
         if not isinstance(identifier, str) or not identifier:
             raise LocalError("identifier must be the resource's server identifier")
@@ -170,6 +180,7 @@ class ResourceVerifier:
             person_records if person_records is not None else MemoryPersonRecords()
         )
         self.emit_legacy_person_token_jti = emit_legacy_person_token_jti
+        self.replay_safe_methods = replay_safe_methods
         # (token, algorithms) -> (typ, discovery answer, validated model, validated at)
         self._memo: dict[tuple[str, tuple[str, ...]], tuple[str, _Key, Token, int]] = {}
 
@@ -395,7 +406,10 @@ class ResourceVerifier:
     def _remember(
         self, request: HttpRequest, verified: VerifiedRequest, policy: ResourcePolicy, now: int
     ) -> None:
-        """Refuse a signature already accepted within its window (AAuth -11 §"Freshness")."""
+        """Refuse a signature already accepted within its window (AAuth -11 §"Freshness");
+        state-changing requests only unless ``replay_safe_methods``."""
+        if request.method in _SAFE_METHODS and not self.replay_safe_methods:
+            return
         signature = read_signature(request, verified.label).signature
         expires_at = verified.created + policy.signature_window + 1
         if not self.replay_store.add(signature, expires_at=expires_at, now=now):
