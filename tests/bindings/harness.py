@@ -225,6 +225,8 @@ class Routes:
     """``agent-token``; the signature must also cover ``@query``."""
     upload: str = "/upload"
     """``agent-token``; the signature must also cover ``content-digest`` (POST with a body)."""
+    public: str = "/public"
+    """No policy: a public path (the app runs with no identity)."""
 
 
 #: The paths of the resource's routes.
@@ -383,7 +385,8 @@ def build_server(
 ) -> tuple[ResourceVerifier, ResourceServer, frozenset[str]]:
     """The resource's verifier (routes of :data:`ROUTES`) and server, and the policy options
     the engine lacks. Server settings: development loopback egress, :data:`FETCH_TIMEOUT`,
-    :data:`INTERACTION_URL`, ``retry_after=0``; ``options`` add to or override them."""
+    :data:`INTERACTION_URL`, ``retry_after=0``, ``public_paths`` :attr:`Routes.public`;
+    ``options`` add to or override them."""
     policies, missing = build_policies()
     egress = EgressPolicy(allow_insecure_loopback_for_development=True)
     secret = new_secret or (lambda: secrets.token_urlsafe(24))
@@ -401,6 +404,7 @@ def build_server(
         "fetch_timeout": FETCH_TIMEOUT,
         "interaction_url": INTERACTION_URL,
         "retry_after": 0,  # polls at once: the scenarios stay fast
+        "public_paths": (ROUTES.public,),
         **options,
     }
     server = ResourceServer(verifier, new_secret=secret, **settings)

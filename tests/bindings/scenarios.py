@@ -21,7 +21,7 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from aauth.agent import PromptInteraction, SignatureRejectedError
+from aauth.agent import AccessDenied, PromptInteraction, SignatureRejectedError
 from aauth.http import HttpRequest
 from aauth.keys import PrivateKey
 from aauth.metadata import DWK_PERSON
@@ -444,6 +444,63 @@ def session_interaction(adapter: ResourceBindingAdapter) -> None:
         assert world.person_server.log == []
 
 
+def session_denied(adapter: ResourceBindingAdapter) -> None:
+    """The user refuses the session interaction (``server.deny_interaction``): the poll
+    answers ``403 denied`` (no signature headers), the agent fails with
+    :class:`AccessDenied`, and the held call never runs."""
+    with binding_world(adapter) as world:
+        world.require("session_interaction")
+        codes: list[str] = []
+
+        def deny(prompt: PromptInteraction) -> None:
+            codes.append(prompt.code)
+            assert world.server.deny_interaction(prompt.code, now=int(world.clock()))
+
+        with world.client(on_interaction=deny) as client, pytest.raises(AccessDenied) as caught:
+            client.post(world.url(f"{ROUTES.interactive}/start"), content=b"x")
+        assert caught.value.code == "denied" and caught.value.status == 403
+        assert len(codes) == 1
+        # the code is single-use: approving it now finds nothing
+        assert not world.server.approve_interaction(codes[0], now=int(world.clock()))
+        with world.client() as client:
+            assert _echo(client.get(world.url(ROUTES.agent)))["calls"] == 1
+
+
+def public_path(adapter: ResourceBindingAdapter) -> None:
+    """A public path reaches the app with no identity, signed or not, and is never
+    challenged."""
+    with binding_world(adapter) as world:
+        with world.raw() as raw:
+            anonymous = raw.get(world.dial_url(f"{ROUTES.public}/page?x=1"))
+        with world.client() as client:
+            signed = client.post(world.url(f"{ROUTES.public}/form"), content=b"hello")
+        document = _echo(anonymous)
+        assert document["identity"] is None and document["query"] == "x=1"
+        assert document["calls"] == 1
+        posted = _echo(signed)
+        assert posted["identity"] is None and posted["body"] == "hello"
+        assert posted["calls"] == 2
+        assert "aauth-requirement" not in anonymous.headers
+        assert len(signed.history) == 0
+
+
+def large_post(adapter: ResourceBindingAdapter) -> None:
+    """A 512 KiB POST body crosses the binding whole (read, digest-checked, handed to the
+    app), on a route requiring ``content-digest``."""
+    payload = bytes(range(32, 127)) * (512 * 1024 // 95 + 1)
+    payload = payload[: 512 * 1024]
+    with binding_world(adapter) as world:
+        with world.client() as client:
+            got = client.post(
+                world.url(f"{ROUTES.upload}/big"),
+                headers={"Content-Type": "text/plain"},
+                content=payload,
+            )
+        document = _echo(got)
+        assert len(document["body"]) == len(payload)
+        assert document["body"].encode() == payload
+
+
 def post_with_digest(adapter: ResourceBindingAdapter) -> None:
     """A route requiring ``content-digest``: the agent's POST covers it and the app gets
     the body; a POST whose signature leaves it out is refused (``invalid_input``), and a
@@ -626,7 +683,10 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     session_auto,
     session_rotation,
     session_interaction,
+    session_denied,
+    public_path,
     post_with_digest,
+    large_post,
     query_covered,
     repeated_get,
     mixed_modes,
