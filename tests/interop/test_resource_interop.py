@@ -27,17 +27,23 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
 
 from aauth import HttpRequest, HttpResponse, decode_jwt_unverified, sign_request, verify_request
 from aauth.aauth_headers import AuthTokenRequired, parse_aauth_requirement
-from aauth.agent import Agent, StaticAgentCredentials, TokenEndpointError
+from aauth.agent import (
+    Agent,
+    AgentLimits,
+    FlowLimitError,
+    StaticAgentCredentials,
+    TokenEndpointError,
+)
 from aauth.discovery import DiscoveryCache, EgressPolicy, check_resolved_address
 from aauth.keys import EcP256Key, Ed25519Key
 from aauth.metadata import ResourceMetadata, parse_person_metadata, serialize_metadata
@@ -115,6 +121,27 @@ def _routes() -> dict[str, ResourcePolicy]:
             agent_providers=providers,
             person_servers=ps,
             scope="data.read",
+        ),
+        "/admin": ResourcePolicy(
+            mode=AccessMode.AUTH_TOKEN,
+            agent_providers=providers,
+            person_servers=ps,
+            scope="data.read data.write",
+        ),
+        # an identity scope besides a resource scope (mockin turns identity scopes into
+        # OIDC claims and drops them from the auth token's scope)
+        "/profile": ResourcePolicy(
+            mode=AccessMode.AUTH_TOKEN,
+            agent_providers=providers,
+            person_servers=ps,
+            scope="data.read email",
+        ),
+        "/deferred": ResourcePolicy(
+            mode=AccessMode.AUTH_TOKEN,
+            agent_providers=providers,
+            person_servers=ps,
+            scope="data.read",
+            deferred=True,
         ),
     }
 
@@ -603,15 +630,20 @@ def test_a_route_that_wants_the_query_signed_refuses_theirs(
     assert resource.calls == []
 
 
-def test_their_replayed_request_is_refused(
+def test_their_replayed_post_is_refused(
     engine: EngineFactory, signed: dict[str, HttpRequest]
 ) -> None:
+    """The replay store holds state-changing requests (digest §2: duplicates MAY be
+    refused); a repeated GET is let through by default (``replay_safe_methods=False``)."""
     resource = engine(provider_upstreams())
-    _assert_agent_call(resource.handle(signed["get"], T0))
-    again = resource.handle(signed["get"], T0 + 1)
+    _assert_agent_call(resource.handle(signed["post-json"], T0))
+    again = resource.handle(signed["post-json"], T0 + 1)
     assert again.status == 401
     assert again.header("signature-error") == "error=invalid_signature"
     assert len(resource.calls) == 1
+    _assert_agent_call(resource.handle(signed["get"], T0))
+    _assert_agent_call(resource.handle(signed["get"], T0 + 1))
+    assert len(resource.calls) == 3
 
 
 @pytest.mark.parametrize(("now", "ok"), [(T0 - 60, True), (T0 + 60, True), (T0 + 61, False)])
@@ -826,18 +858,29 @@ def mockin_upstreams(mockin: Mockin) -> Upstreams:
     )
 
 
-@pytest.fixture
-def world(mockin: Mockin, engine: EngineFactory) -> Iterator[MockinWorld]:
-    """A reset mockin trusting the fake AP, and a fresh resource of ``engine``."""
+def make_world(mockin: Mockin, factory: EngineFactory) -> MockinWorld:
+    """A (reset) mockin trusting the fake AP, and a fresh resource from ``factory``."""
     metadata = parse_person_metadata(
         mockin.call("GET", "/.well-known/aauth-person.json").body,
         expected_issuer=mockin.issuer,
     )
     ps_jwks: dict[str, Any] = json.loads(mockin.call("GET", metadata.jwks_uri).body)
     # mockin 2.0.0 reads only person_token_jti: our resource also writes it
-    built = MockinWorld(mockin, engine(mockin_upstreams(mockin), legacy_jti=True), ps_jwks)
+    built = MockinWorld(mockin, factory(mockin_upstreams(mockin), legacy_jti=True), ps_jwks)
     built.trust(None)
-    yield built
+    return built
+
+
+@pytest.fixture
+def world(mockin: Mockin, engine: EngineFactory) -> MockinWorld:
+    """:func:`make_world` with each engine."""
+    return make_world(mockin, engine)
+
+
+@pytest.fixture
+def server_world(mockin: Mockin) -> MockinWorld:
+    """:func:`make_world` with the ResourceServer (what only the server does)."""
+    return make_world(mockin, ServerResource)
 
 
 MOCKIN_DOCUMENTS: Final = [
@@ -980,6 +1023,30 @@ def test_three_party_flow_with_mockin(world: MockinWorld, httpsig: HttpsigBridge
     }
 
 
+def test_step_up_with_mockin(world: MockinWorld) -> None:
+    """An auth token short of a route's scope: our resource answers ``401 auth-token`` with
+    a NEW resource token built from its record of mockin's person token (``presented_jti``
+    / ``person_token_jti``, ``sub``), which mockin accepts (it still holds that person
+    token), and the wider auth token passes."""
+    world.trust(world.resource.documents())
+    [read, admin] = world.get("/auth/data", "/admin/settings")
+
+    assert (read.status_code, admin.status_code) == (200, 200), admin.content
+    # /auth: agent -> person-token, person -> auth-token, auth -> 200;
+    # /admin: the data.read auth token -> auth-token (step-up), wider auth token -> 200
+    assert world.statuses() == [401, 401, 200, 401, 200]
+    first, second = _resource_token_claims(world)
+    assert first["scope"] == "data.read"
+    assert second["scope"] == "data.read data.write"
+    for key in ("presented_jti", "person_token_jti", "sub", "ps", "aud"):
+        assert second[key] == first[key], key
+    assert second["jti"] != first["jti"]
+    step_up_request = world.resource.requests[3]
+    assert decode_jwt_unverified(_token_of(step_up_request))[1]["scope"] == "data.read"
+    scopes = [c.identity.scope for c in world.resource.calls if c.identity is not None]
+    assert scopes == ["data.read", "data.read data.write"]
+
+
 def test_mockin_checks_our_resource_token_signature(world: MockinWorld) -> None:
     """Negative control: mockin given another key as our JWKS refuses the resource token,
     so the three-party pass above really verified our signature with our JWKS."""
@@ -1069,3 +1136,54 @@ def test_mockin_discovers_our_served_documents(mockin: Mockin) -> None:
         allow_insecure_loopback_for_development=True,
     )
     assert (auth.sub, auth.scope, auth.ps) == (person.sub, "data.read", MOCKIN_ISSUER)
+
+
+def test_an_identity_scope_never_reaches_the_auth_token_scope(world: MockinWorld) -> None:
+    """Divergence: mockin grants identity scopes (``email``, ``profile``, ``openid`` …) as
+    OIDC claims and removes them from ``scope`` (AAuth -11 lists OIDC claims "when identity
+    scopes were granted" and leaves ``scope`` OPTIONAL). A route whose policy scope names
+    one is therefore never satisfied by ``scope``: our resource steps up with a new resource
+    token each time and the agent stops at its ``max_token_requests``."""
+    world.trust(world.resource.documents())
+    with pytest.raises(FlowLimitError) as caught:
+        world.get("/profile/me")
+    assert caught.value.code == "flow_limit_exceeded"
+    statuses = world.statuses()
+    # the agent token, then one request per token obtained (1 person + 5 auth tokens)
+    assert statuses == [401] * (1 + AgentLimits().max_token_requests)
+    presented = [decode_jwt_unverified(_token_of(r))[1] for r in world.resource.requests[2:]]
+    assert presented  # mockin's auth tokens, each refused for scope
+    for auth in presented:
+        assert auth["scope"] == "data.read"
+        assert auth["email"] and auth["email_verified"] is True
+    # every resource token asked for both scopes
+    assert {c["scope"] for c in _resource_token_claims(world)} == {"data.read email"}
+    assert world.resource.calls == []
+
+
+def test_deferred_three_party_flow_with_mockin(server_world: MockinWorld) -> None:
+    """The ``202`` form: our server holds the call behind ``Location`` with the resource
+    token for mockin; the agent gets mockin's auth token and polls; the first poll runs the
+    HELD call."""
+    world = server_world
+    world.trust(world.resource.documents())
+    [answer] = world.get("/deferred/data?page=2")
+
+    assert answer.status_code == 200, answer.content
+    assert world.statuses() == [401, 202, 200]
+    pending = world.resource.responses[1]
+    assert (pending.header("aauth-requirement") or "").startswith("requirement=auth-token;")
+    location = urljoin(f"{RESOURCE}/deferred/data", pending.header("location") or "")
+    assert location.startswith(RESOURCE + "/") and location != f"{RESOURCE}/deferred/data"
+    assert json.loads(pending.body)["status"] == "pending"
+    # the poll went to Location, signed with mockin's auth token
+    poll = world.resource.requests[2]
+    assert (poll.method, poll.url) == ("GET", location)
+    assert decode_jwt_unverified(_token_of(poll))[0]["typ"] == "aa-auth+jwt"
+    # the app ran once, with the held request
+    [call] = world.resource.calls
+    assert call.request.url == f"{RESOURCE}/deferred/data?page=2"
+    assert call.identity is not None and call.identity.scope == "data.read"
+    assert json.loads(answer.content)["query"] == "page=2"
+    [claims] = _resource_token_claims(world)
+    assert claims["aud"] == MOCKIN_ISSUER and "person_token_jti" in claims
