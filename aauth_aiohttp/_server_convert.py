@@ -5,8 +5,9 @@
   order with duplicates, decoded as Latin-1);
 * :func:`to_web_response`: an :class:`~aauth.http.HttpResponse` as a
   :class:`aiohttp.web.Response`;
-* :func:`captured_response`: an application's unsent :class:`aiohttp.web.Response` as an
-  :class:`~aauth.http.HttpResponse` (the deferred form stores it);
+* :func:`captured_response`: an application's answer to a held call as an
+  :class:`~aauth.http.HttpResponse` (the deferred form stores it): a returned
+  :class:`aiohttp.web.Response`, or what a handler streamed into a :class:`BufferWriter`;
 * :func:`held_request`: a copy of the wire request carrying a held request's method, target,
   headers and body, for the application to run.
 """
@@ -17,11 +18,13 @@ import re
 from typing import Final
 
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
 from multidict import CIMultiDict
 
 from aauth.http import HttpRequest, HttpResponse
 
 __all__ = [
+    "BufferWriter",
     "captured_response",
     "held_request",
     "request_url",
@@ -31,6 +34,9 @@ __all__ = [
 
 #: Computed by aiohttp from the body it sends (RFC 9112 §6): never copied across.
 _FRAMING: Final = frozenset({"content-length", "transfer-encoding"})
+#: What aiohttp adds to every answer it sends itself: dropped from a buffered stream, since
+#: the stored answer is sent again later (with its own).
+_SENDER: Final = frozenset({"connection", "date", "server", *_FRAMING})
 #: RFC 3986 §3: scheme "://" authority, then the path and query (the target).
 _TARGET_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*([^#]*)")
 
@@ -67,11 +73,60 @@ def to_web_response(response: HttpResponse) -> web.Response:
     return web.Response(status=response.status, headers=headers, body=response.body)
 
 
-async def captured_response(response: web.StreamResponse) -> HttpResponse | None:
+class BufferWriter(AbstractStreamWriter):
+    """The payload writer of a held call's request: what a handler streams
+    (``StreamResponse.prepare`` / ``write`` / ``write_eof``) is kept here instead of going to
+    the wire, so the engine can store the whole answer. The body is kept as written (no
+    chunked framing, no compression)."""
+
+    def __init__(self) -> None:
+        self.headers: CIMultiDict[str] | None = None
+        self.compressed = False
+        self._chunks: list[bytes] = []
+
+    @property
+    def body(self) -> bytes:
+        """Everything written so far."""
+        return b"".join(self._chunks)
+
+    async def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        """Keep ``chunk``."""
+        self._chunks.append(bytes(chunk))
+        self.output_size += len(chunk)
+
+    async def write_eof(self, chunk: bytes = b"") -> None:
+        """Keep the last ``chunk``."""
+        await self.write(chunk)
+
+    async def drain(self) -> None:
+        """Nothing to flush."""
+
+    def enable_compression(self, encoding: str = "deflate", strategy: int | None = None) -> None:
+        """Noted: the body is kept uncompressed, so the ``Content-Encoding`` aiohttp set for
+        it is dropped from the answer."""
+        self.compressed = True
+
+    def enable_chunking(self) -> None:
+        """No framing here: the body is kept whole."""
+
+    async def write_headers(self, status_line: str, headers: CIMultiDict[str]) -> None:
+        """Keep a copy of the answer's header fields."""
+        self.headers = CIMultiDict(headers)
+
+
+async def captured_response(
+    response: web.StreamResponse, writer: AbstractStreamWriter | None = None
+) -> HttpResponse | None:
     """An application's answer as a neutral response: status, headers (framing fields
-    dropped, cookies as ``Set-Cookie``), the whole body. ``None`` when it cannot be buffered:
-    already sent (streamed by the handler) or not a :class:`aiohttp.web.Response` (a
+    dropped, cookies as ``Set-Cookie``), the whole body. A handler that streamed its answer
+    into ``writer`` gets that answer (finished first). ``None`` when it cannot be buffered:
+    prepared on another writer, or not a :class:`aiohttp.web.Response` (a
     :class:`~aiohttp.web.FileResponse` or another response that writes itself)."""
+    if isinstance(writer, BufferWriter) and writer.headers is not None:
+        await response.write_eof()  # a no-op when the handler finished it
+        drop = _SENDER | {"content-encoding"} if writer.compressed else _SENDER
+        pairs = [(str(k), v) for k, v in writer.headers.items() if k.lower() not in drop]
+        return HttpResponse(response.status, pairs, writer.body)
     if response.prepared or not isinstance(response, web.Response):
         return None
     body = response.body
@@ -91,9 +146,12 @@ async def captured_response(response: web.StreamResponse) -> HttpResponse | None
     return HttpResponse(response.status, headers, data)
 
 
-def held_request(request: web.Request, held: HttpRequest) -> web.Request | None:
+def held_request(
+    request: web.Request, held: HttpRequest, writer: BufferWriter | None = None
+) -> web.Request | None:
     """A copy of ``request`` (same connection, app, scheme and host; the deferred form's
-    pending URL is same-origin) with ``held``'s method, target, headers and body.
+    pending URL is same-origin) with ``held``'s method, target, headers and body; with
+    ``writer``, what the application streams goes there instead of to the wire.
 
     ``None`` when aiohttp refuses to copy ``request`` because an earlier middleware read its
     non-empty body.
@@ -107,4 +165,6 @@ def held_request(request: web.Request, held: HttpRequest) -> web.Request | None:
     # aiohttp's cache of read(): read(), text(), json() and post() (url-encoded) return the
     # held body instead of reading the poll's (already consumed) stream
     copy._read_bytes = held.body
+    if writer is not None:
+        copy._payload_writer = writer  # what StreamResponse.prepare() writes to
     return copy

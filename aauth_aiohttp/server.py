@@ -10,7 +10,8 @@ the deferred form stores); the middleware owns the clock, the sockets and the ap
 * ``CallApp``: the rest of the middleware chain and the handler run with the identity in
   ``request["aauth"]`` (:func:`get_identity`); ``add_headers`` go onto the handler's answer,
   also a streamed one (through the ``on_response_prepare`` signal). With ``capture`` the
-  answer is buffered and handed back to the engine, which stores it for the deferred form.
+  answer (returned or streamed) is buffered and handed back to the engine, which adds its
+  headers and stores it for the deferred form.
 """
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ from aauth.http import HttpResponse
 from aauth.resource import Action, CallApp, Exchange, Fetch, ResourceServer, Verified
 
 from ._fetch import FetchFailure, fetch
-from ._server_convert import captured_response, held_request, to_http_request, to_web_response
+from ._server_convert import (
+    BufferWriter,
+    captured_response,
+    held_request,
+    to_http_request,
+    to_web_response,
+)
 
 __all__ = ["DEFAULT_MAX_BODY", "IDENTITY_KEY", "AAuthMiddleware", "get_identity"]
 
@@ -61,17 +68,11 @@ def _put(request: web.BaseRequest, key: str, value: object) -> None:
     _registered.add(key)
 
 
-class _StreamedWhileHeld(Exception):
-    """A handler running a held call prepared (streamed) its answer; refused before anything
-    reaches the wire, since the engine must store the whole answer first."""
-
-
 @dataclass(slots=True)
 class _Pending:
-    """What the middleware still owes the application's answer."""
+    """Headers the middleware still owes the application's answer."""
 
     headers: tuple[tuple[str, str], ...]
-    capture: bool
     applied: bool = False
 
     def apply(self, response: web.StreamResponse) -> None:
@@ -150,10 +151,8 @@ class AAuthMiddleware:
                 target, run = await self._target(request, reader, handler, exchange, action)
                 if not action.capture:
                     return await self._stream(target, run, action)
-                answer, sent = await self._capture(target, run)
+                answer = await self._capture(target, run)
                 action = exchange.app_responded(answer, now=self._now())
-                if sent is not None:
-                    return sent  # already on the wire (streamed without our signal)
             else:  # Respond, the last member of the closed union
                 return to_web_response(action.response)
 
@@ -161,14 +160,10 @@ class AAuthMiddleware:
         self, request: web.BaseRequest, response: web.StreamResponse
     ) -> None:
         """The ``on_response_prepare`` signal handler: adds the engine's ``add_headers`` to
-        an answer the handler prepares (streams) itself, before its headers are sent; refuses
-        to stream the answer to a held call (the engine must store it whole)."""
+        an answer the handler prepares (streams) itself, before its headers are sent."""
         pending = request.get(_PENDING_KEY)
-        if not isinstance(pending, _Pending) or pending.applied:
-            return
-        if pending.capture:
-            raise _StreamedWhileHeld("the answer to a held call cannot be streamed")
-        pending.apply(response)
+        if isinstance(pending, _Pending) and not pending.applied:
+            pending.apply(response)
 
     # ------------------------------------------------------------------ steps
 
@@ -206,17 +201,19 @@ class AAuthMiddleware:
     ) -> tuple[web.Request | None, Handler]:
         """The request the application runs with and the handler chain that runs it: the
         request as read with the route's chain, or for a held call a copy carrying the held
-        request, routed afresh (``None`` when it cannot be built)."""
-        if action.request is exchange.request:
+        request, routed afresh (``None`` when it cannot be built). With ``capture`` the
+        request writes into a :class:`BufferWriter`."""
+        writer = BufferWriter() if action.capture else None
+        if action.request is exchange.request and writer is None:
             target: web.Request | None = reader
             run = handler
         else:
-            target = held_request(request, action.request)
+            target = held_request(request, action.request, writer)
             run = await self._held_chain(request, target) if target is not None else handler
         if target is not None:
             _put(target, IDENTITY_KEY, action.identity)
-            if action.add_headers or action.capture:
-                _put(target, _PENDING_KEY, _Pending(action.add_headers, action.capture))
+            if action.add_headers and not action.capture:  # captured: the engine adds them
+                _put(target, _PENDING_KEY, _Pending(action.add_headers))
         return target, run
 
     async def _held_chain(self, request: web.Request, held: web.Request) -> Handler:
@@ -259,29 +256,24 @@ class AAuthMiddleware:
                 pending.apply(response)
         return response
 
-    async def _capture(
-        self, target: web.Request | None, run: Handler
-    ) -> tuple[HttpResponse, web.StreamResponse | None]:
-        """Run the application and buffer its whole answer for the engine; also the answer
-        itself when the handler already sent it (streamed without :meth:`install`)."""
+    async def _capture(self, target: web.Request | None, run: Handler) -> HttpResponse:
+        """Run the application and buffer its whole answer (returned or streamed into the
+        request's :class:`BufferWriter`) for the engine."""
         if target is None:
             logger.error("aauth: the held request cannot be rebuilt (body already read)")
-            return _APP_FAILED, None
+            return _APP_FAILED
         try:
             response: web.StreamResponse = await run(target)
         except web.HTTPException as exc:
             response = exc
-        except _StreamedWhileHeld:
-            logger.error("aauth: a handler streamed the answer to a held call; stored a 500")
-            return _APP_FAILED, None
         except Exception:
             logger.exception("aauth: the handler of a held call failed; stored a 500")
-            return _APP_FAILED, None
-        answer = await captured_response(response)
+            return _APP_FAILED
+        answer = await captured_response(response, target.writer)
         if answer is None:
             logger.error(
                 "aauth: the answer to a held call (%s) cannot be buffered; stored a 500",
                 type(response).__name__,
             )
-            return _APP_FAILED, response if response.prepared else None
-        return answer, None
+            return _APP_FAILED
+        return answer
