@@ -1,21 +1,28 @@
 """Hostile requests against the resource (issue 5, "Bad input").
 
-ONE table, :data:`CASES`: each row is a named hostile (or odd but valid) request and the
-exact answer the resource owes it: the status, the code (``Signature-Error`` code,
+ONE table, :data:`CASES`, run twice: through ``ResourceVerifier.check`` and through
+``ResourceServer.receive(...).next_action()`` driven as a binding drives it (fetches after
+the resolved-address egress check). Each row is a named hostile (or odd but valid) request
+and the exact answer the resource owes it: the status, the code (``Signature-Error`` code,
 ``AAuth-Requirement`` value or problem code), the exact set of response headers, the problem
-body where one is due, and that NOTHING ELSE CHANGED: no replay-store entry, no discovery
-cache entry, no fetch on the attacker's behalf (except the one JWKS refresh AAuth -11
-§"JWKS Discovery and Caching" allows, named per row), no resource token issued.
+body where one is due, and that NOTHING ELSE CHANGED (:class:`Trace`): no replay-store entry
+or attempt, no discovery cache entry, no person record, no resource token, no secret drawn
+(pending ids, session tokens), no fetch on the attacker's behalf; a row names any exception
+(the one JWKS refresh AAuth -11 §"JWKS Discovery and Caching" allows, a step-up resource
+token, a cached discovery failure).
 
 Rows whose request is accepted name the reading they test in their id (``accepted-...``):
-the ``alg`` / ``keyid`` / ``nonce`` signature parameters are ignored (digest §2), a second
-signature without a ``Signature-Key`` member is not the one verified (digest [AMBIG-22]),
-an uncovered query is not integrity-protected (digest §2), an unknown scheme on an
-unselected member is ignored (signature-key-08 §3.1).
+the ``alg`` / ``keyid`` / ``nonce`` / ``tag`` signature parameters are ignored (digest §2), a
+second signature without a ``Signature-Key`` member is not the one verified (digest
+[AMBIG-22]), an uncovered query is not integrity-protected (digest §2), an unknown scheme on
+an unselected member is ignored (signature-key-08 §3.1), safe methods are not replay-checked
+by default (digest §2 "Freshness and replay": MAY, for state-changing requests).
+
+:data:`POLLS` is the same for hostile polls of a deferred call's pending URL.
 
 A Hypothesis test then mutates valid signed requests at random: the verifier answers only
 :class:`Verified` / :class:`Challenge` / :class:`NeedFetch`, and :class:`Verified` only when
-every covered component (and the signature headers) are unchanged.
+the signature and every covered component are unchanged.
 """
 
 from __future__ import annotations
@@ -174,6 +181,8 @@ class World:
     resource_key: Ed25519Key = field(default_factory=lambda: Ed25519Key.from_seed(b"R" * 32))
     issued: list[str] = field(default_factory=list)
     drawn: list[str] = field(default_factory=list)
+    #: ``ResourceVerifier(replay_safe_methods=...)``: also replay-check GETs
+    strict_replay: bool = False
     #: URLs actually fetched (connected to), and those the resolver check refused.
     fetches: list[str] = field(default_factory=list)
     refused_dials: list[str] = field(default_factory=list)
@@ -188,6 +197,7 @@ class World:
             self.cache,
             self.store,
             new_jti=lambda: self._issue(f"rt-{next(ids)}"),
+            replay_safe_methods=self.strict_replay,
         )
         secrets_: Iterator[int] = count()
         self.server = ResourceServer(
@@ -304,7 +314,7 @@ class World:
         """As on a running server: each trusted issuer's documents already cached, a person
         record for alice (her person token was verified once)."""
         for request in (
-            signed(self, self.agent_token(), "/agent", created=NOW - 3),
+            post(self, self.agent_token(), "/agent", created=NOW - 3),
             signed(self, self.person_token(), "/person", created=NOW - 2),
             signed(self, self.auth_token(), "/auth", created=NOW - 1),
         ):
@@ -462,13 +472,35 @@ def second_unkeyed_signature(world: World) -> HttpRequest:
     return sign_message(request, world.other_key, label="proxy", components=FOUR[:2], created=NOW)
 
 
+#: RFC 9110 §9.2.1 safe methods: the verifier enters their signatures in the replay store
+#: only when built with ``replay_safe_methods`` (digest §2 "Freshness and replay": a
+#: verifier MAY reject duplicates of state-changing requests).
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def post(
+    world: World, token: str, path: str, *, key: PrivateKey | None = None, created: int = NOW
+) -> HttpRequest:
+    """A state-changing signed request (a JSON body under ``content-digest``)."""
+    return signed(
+        world,
+        token,
+        path,
+        key=key,
+        created=created,
+        method="POST",
+        body=b'{"transfer":100}',
+        headers=(("Content-Type", "application/json"),),
+    )
+
+
 def replayed(
     mutate: Callable[[HttpRequest], HttpRequest] | None = None,
 ) -> Callable[[World], HttpRequest]:
-    """A request accepted once (asserted), then sent again (after ``mutate``)."""
+    """A POST accepted once (asserted), then sent again (after ``mutate``)."""
 
     def build(world: World) -> HttpRequest:
-        request = signed(world, world.agent_token(), "/agent/replay")
+        request = post(world, world.agent_token(), "/agent/replay")
         first = world.check(request)
         assert isinstance(first, Verified), first  # the first use is accepted
         return mutate(request) if mutate else request
@@ -476,11 +508,18 @@ def replayed(
     return build
 
 
+def replayed_get(world: World) -> HttpRequest:
+    """A GET accepted once, then sent again."""
+    request = signed(world, world.agent_token(), "/agent/replay")
+    assert isinstance(world.check(request), Verified)
+    return request
+
+
 def ecdsa_replay(world: World) -> HttpRequest:
-    """An ES256 agent request, accepted once, replayed with ``s`` negated mod n: ECDSA's
+    """An ES256 agent POST, accepted once, replayed with ``s`` negated mod n: ECDSA's
     other valid signature for the same base (different bytes, same request)."""
     key = EcP256Key.from_private_value(int.from_bytes(hashlib.sha256(b"ec agent").digest()) >> 8)
-    request = signed(world, world.agent_token(key), "/agent/ec", key=key)
+    request = post(world, world.agent_token(key), "/agent/ec", key=key)
     first = world.check(request)
     assert isinstance(first, Verified), first
     raw = signature_of(request)
@@ -489,8 +528,8 @@ def ecdsa_replay(world: World) -> HttpRequest:
 
 
 def ed25519_replay(world: World) -> HttpRequest:
-    """An Ed25519 request, accepted once, replayed with S + L (non-canonical S)."""
-    request = signed(world, world.agent_token(), "/agent/ed")
+    """An Ed25519 POST, accepted once, replayed with S + L (non-canonical S)."""
+    request = post(world, world.agent_token(), "/agent/ed")
     first = world.check(request)
     assert isinstance(first, Verified), first
     raw = signature_of(request)
@@ -538,11 +577,11 @@ def resource_token(world: World) -> str:
 
 
 def replayed_person_request(world: World) -> HttpRequest:
-    """A person-token request accepted once; then a newer person token (jti pt-2) is
+    """A person-token POST accepted once; then a newer person token (jti pt-2) is
     verified; then the first request is replayed: the resource's record must stay pt-2."""
-    first = signed(world, world.person_token(jti="pt-1"), "/person/a")
+    first = post(world, world.person_token(jti="pt-1"), "/person/a")
     assert isinstance(world.check(first), Verified)
-    newer = signed(world, world.person_token(jti="pt-2"), "/person/b")
+    newer = post(world, world.person_token(jti="pt-2"), "/person/b")
     assert isinstance(world.check(newer), Verified)
     return first
 
@@ -589,7 +628,8 @@ class Case:
     fetch / must refuse at the resolved-address check; none by default. ``changes``: the
     :class:`Trace` counters the row may move (an accepted row adds its replay entry).
     ``headers``: further response headers the row expects; ``only``: the one runner the row
-    applies to (the server answers paths the bare verifier does not know).
+    applies to (the server answers paths the bare verifier does not know);
+    ``strict_replay``: the verifier replay-checks safe methods too.
     """
 
     id: str
@@ -603,12 +643,11 @@ class Case:
     changes: tuple[tuple[str, int], ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
     only: str | None = None
+    strict_replay: bool = False
 
 
 #: A replay is refused by the replay store itself: one add attempted, refused.
 REPLAY_CHECKED: Final = (("replay_adds", 1),)
-#: A signature that verified (then refused by the server) is remembered like any other.
-VERIFIED: Final = (("replay_adds", 1), ("replay_entries", 1))
 #: A discovery failure is cached (with backoff) so that the next request does not dial
 #: again; the entry is bounded by the cache's LRU limit (digest §3.6).
 NEW_ISSUER: Final = (("cache_entries", 1), ("cache_issuers", 1))
@@ -773,6 +812,14 @@ CASES: Final[list[Case]] = [
     ),
     # --- replay ------------------------------------------------------------------------
     sig("replayed-signature", replayed(), "invalid_signature", changes=REPLAY_CHECKED),
+    accepted("accepted-replayed-GET-safe-methods-not-replay-checked-digest-2", replayed_get),
+    sig(
+        "replayed-GET-with-replay_safe_methods",
+        replayed_get,
+        "invalid_signature",
+        changes=REPLAY_CHECKED,
+        strict_replay=True,
+    ),
     sig(
         "replayed-signature-re-encoded-base64url",
         replayed(lambda r: with_signature(r, signature_of(r), url_safe=True)),
@@ -1425,7 +1472,7 @@ RUNS: Final = [
 
 @pytest.mark.parametrize(("case", "runner"), RUNS)
 def test_hostile_request(case: Case, runner: str) -> None:
-    world = World()
+    world = World(strict_replay=case.strict_replay)
     world.warm()
     request = case.build(world)  # may itself make a first, accepted use (replay rows)
     before = world.trace()
@@ -1436,7 +1483,7 @@ def test_hostile_request(case: Case, runner: str) -> None:
     # entry, no person record, no resource token, no secret drawn (pending ids, session
     # tokens, codes), no fetch, except what the row names
     changes = dict(case.changes)
-    if case.status is None:
+    if case.status is None and (case.strict_replay or request.method not in SAFE_METHODS):
         changes = {"replay_adds": 1, "replay_entries": 1, **changes}
     assert world.trace() == before.but(**changes)
     assert tuple(world.fetches[fetched:]) == tuple(world.url(n) for n in case.fetches)
@@ -1454,7 +1501,7 @@ def test_warm_world_is_as_a_running_server() -> None:
     world = World()
     world.warm()
     trace = world.trace()
-    assert (trace.replay_entries, trace.cache_entries, trace.cache_issuers) == (3, 4, 2)
+    assert (trace.replay_entries, trace.cache_entries, trace.cache_issuers) == (1, 4, 2)
     assert trace.alice_record is not None and trace.alice_record.presented_jti == "pt-1"
     assert (trace.issued, trace.secrets) == (0, 0)
     assert world.fetches == [
@@ -1547,9 +1594,7 @@ class PollCase:
     ``completed``: the rightful agent's first poll already ran the call. Afterwards the held
     call is as it was: still waiting (the rightful poll then runs it, once) or, completed,
     still replaying its stored result to the same auth token. ``changes`` as in
-    :class:`Case`: a poll whose signature and token verify and that the server then refuses
-    (another agent, another token after completion) keeps the replay entry every verified
-    signature gets, so that the same refused poll cannot be replayed either."""
+    :class:`Case` (polls are GETs: no replay entry even when verified)."""
 
     id: str
     build: Callable[[Deferred], HttpRequest]
@@ -1629,7 +1674,6 @@ POLLS: Final[list[PollCase]] = [
         _other_agent_auth,
         403,
         "invalid_request",
-        changes=VERIFIED,
     ),
     # the same, signed with the other agent's person token: refused like the auth-token
     # poll, with no resource token minted for it and no person record rewritten
@@ -1640,20 +1684,11 @@ POLLS: Final[list[PollCase]] = [
         "invalid_request",
     ),
     PollCase(
-        "poll-replayed-after-completion",
-        lambda d: d.complete(),
-        401,
-        "invalid_signature",
-        completed=True,
-        changes=REPLAY_CHECKED,
-    ),
-    PollCase(
         "poll-with-another-auth-token-after-completion",
         lambda d: (d.complete(), d.poll(d.world.auth_token(jti="at-2"), created=NOW + 2))[1],
         410,
         "invalid_request",
         completed=True,
-        changes=VERIFIED,
     ),
     PollCase(
         "poll-by-another-agent-after-completion",
@@ -1661,7 +1696,6 @@ POLLS: Final[list[PollCase]] = [
         403,
         "invalid_request",
         completed=True,
-        changes=VERIFIED,
     ),
 ]
 
