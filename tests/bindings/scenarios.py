@@ -639,7 +639,7 @@ def metadata_and_jwks(adapter: ResourceBindingAdapter) -> None:
 def refused(adapter: ResourceBindingAdapter) -> None:
     """Refusals: an agent token from an untrusted AP is ``401 Signature-Error: invalid_jwt``
     (and the rogue AP is never fetched); the agent gives up with
-    :class:`SignatureRejectedError`; a replayed signature is refused; none reach the app."""
+    :class:`SignatureRejectedError`; a replayed POST is refused; none reach the app."""
     with binding_world(adapter) as world:
         rogue_agent = world.agent(provider=world.rogue_provider)
         with world.client(rogue_agent) as client, pytest.raises(SignatureRejectedError) as caught:
@@ -653,18 +653,19 @@ def refused(adapter: ResourceBindingAdapter) -> None:
         assert by_hand.headers["content-type"].startswith("application/problem+json")
         assert by_hand.json()["error"] == "invalid_jwt"
         assert world.rogue_provider.requests == []
-        # a replayed signature (the same bytes twice)
+        # a replayed state-changing request (the same signed POST twice): digest §2
+        # "Freshness and replay" lets a verifier refuse the duplicate
         good_key, good_token = _agent_token(world)
         dial = world.dial_url(ROUTES.agent)
         signed = sign_request(
-            HttpRequest("GET", dial, []),
+            HttpRequest("POST", dial, [("Content-Type", "text/plain")], b"pay once"),
             good_key,
             signature_key=good_token,
             created=int(world.clock()),
         )
         with world.raw() as raw:
-            accepted = raw.get(dial, headers=list(signed.headers))
-            replayed = raw.get(dial, headers=list(signed.headers))
+            accepted = raw.post(dial, headers=list(signed.headers), content=b"pay once")
+            replayed = raw.post(dial, headers=list(signed.headers), content=b"pay once")
         assert _echo(accepted)["calls"] == 1
         assert replayed.status_code == 401
         assert replayed.headers["signature-error"].startswith("error=invalid_signature")
