@@ -210,6 +210,7 @@ class AAuthMiddleware:
         else:
             target = held_request(request, action.request, writer)
             run = await self._held_chain(request, target) if target is not None else handler
+        _put(request, IDENTITY_KEY, action.identity)  # for the middlewares before this one
         if target is not None:
             _put(target, IDENTITY_KEY, action.identity)
             if action.add_headers and not action.capture:  # captured: the engine adds them

@@ -96,7 +96,6 @@ def serve_app(app: web.Application) -> Iterator[str]:
     thread; yield ``http://127.0.0.1:PORT``; stop and join on exit."""
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app)
-    started = threading.Event()
     thread = threading.Thread(target=loop.run_forever, name="aiohttp-resource", daemon=True)
     thread.start()
 
@@ -105,7 +104,6 @@ def serve_app(app: web.Application) -> Iterator[str]:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = runner.addresses[0][1]
-        started.set()
         return f"http://127.0.0.1:{port}"
 
     try:
@@ -495,9 +493,17 @@ def agent_for(ap: FakeAgentProvider, origin: str) -> Agent:
 async def test_an_agent_is_verified_and_the_app_reads_the_body(anyio_backend: str) -> None:
     ap = FakeAgentProvider(AP)
     seen = Seen()
+    outer: list[Verified | None] = []
+
+    @web.middleware
+    async def before(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        outer.append(get_identity(request))
+        return response
+
     with serve(ap.handle, time.time) as served:
         middleware = AAuthMiddleware(resource_server(transport_map={AP: served.origin}))
-        async with client_for(application(middleware, seen)) as client:
+        async with client_for(application(middleware, seen, before=[before])) as client:
             agent = agent_for(ap, str(client.make_url("")).rstrip("/"))
             signer = AAuthClientMiddleware(agent)
             async with ClientSession(middlewares=(signer,)) as session:
@@ -510,6 +516,7 @@ async def test_an_agent_is_verified_and_the_app_reads_the_body(anyio_backend: st
     assert identity is not None and identity.agent == ap.agent_id
     assert identity.mode is AccessMode.AGENT_TOKEN
     assert seen.requests[0][IDENTITY_KEY] is identity
+    assert outer == seen.identities  # the middlewares before ours see it too
     # metadata and JWKS fetched once, with aiohttp, then cached by the engine
     assert [path_of(r.url) for r in ap.requests] == ["/.well-known/aauth-agent.json", "/jwks.json"]
 
