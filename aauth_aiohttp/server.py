@@ -106,7 +106,9 @@ class AAuthMiddleware:
     Per request: the body is read whole (bounded; the signature covers its digest), the
     engine decides, and the application sees the request with ``request["aauth"]`` set
     (:func:`get_identity`). ``read()``, ``text()``, ``json()`` and url-encoded ``post()``
-    work in handlers; ``request.content`` is already consumed.
+    work in handlers; ``request.content`` (and so multipart parsing) is already consumed.
+    ``Content-Digest`` covers the body as sent (RFC 9530 §2): serve with
+    ``auto_decompress=False`` if agents send compressed bodies.
     """
 
     __middleware_version__: Final = 1  # aiohttp's mark of a new-style middleware
@@ -123,8 +125,9 @@ class AAuthMiddleware:
             raise LocalError("server must be an aauth.resource.ResourceServer")
         if fetch_session is not None and not isinstance(fetch_session, ClientSession):
             raise LocalError("fetch_session must be an aiohttp.ClientSession")
-        if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 0:
-            raise LocalError("max_body must be a non-negative int")
+        # aiohttp reads without a limit when client_max_size is 0: never hand it one
+        if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
+            raise LocalError("max_body must be a positive int")
         self.server = server
         self.fetch_session = fetch_session
         self.max_body = max_body

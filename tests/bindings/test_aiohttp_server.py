@@ -609,7 +609,7 @@ def test_constructor_checks_and_install() -> None:
         AAuthMiddleware(object())  # type: ignore[arg-type]
     with pytest.raises(LocalError, match="ClientSession"):
         AAuthMiddleware(server, fetch_session=object())  # type: ignore[arg-type]
-    for bad in (-1, True, 1.5):
+    for bad in (-1, 0, True, 1.5):
         with pytest.raises(LocalError, match="max_body"):
             AAuthMiddleware(server, max_body=bad)  # type: ignore[arg-type]
     middleware = AAuthMiddleware(server)
