@@ -378,9 +378,11 @@ def session_auto(adapter: ResourceBindingAdapter) -> None:
 
 def session_rotation(adapter: ResourceBindingAdapter) -> None:
     """``session-token`` rotation: once the session token is old enough the resource sends a
-    new ``AAuth-Access``; the agent switches to it at once and the old one still works
-    within the grace period."""
-    with binding_world(adapter, server_options={"session_rotate_after": 30}) as world:
+    new ``AAuth-Access``; the agent switches to it at once; the old value still identifies
+    the session within the grace period (answered with its successor again), and after it
+    is no session at all (a new grant); another agent's session token is not honoured."""
+    options = {"session_rotate_after": 30, "session_grace": 20}
+    with binding_world(adapter, server_options=options) as world:
         agent = world.agent()
         with world.client(agent) as client:
             first = client.get(world.url(f"{ROUTES.session}/a"))
@@ -392,20 +394,31 @@ def session_rotation(adapter: ResourceBindingAdapter) -> None:
         assert rotated and rotated != issued, second.headers
         assert second.request.headers["authorization"] == f"AAuth {issued}"
         assert third.request.headers["authorization"] == f"AAuth {rotated}"
+        assert "aauth-access" not in third.headers  # the new token is not due yet
         assert _identity(third)["session_token"] is True
-        # the old value within its grace period
-        key = world.agent_provider.agent_key()
-        token = world.agent_provider.minted[-1]
-        old = _signed(
-            world,
-            "GET",
-            world.url(f"{ROUTES.session}/old"),
-            key=key,
-            token=token,
-            headers=[("Authorization", f"AAuth {issued}")],
-        )
-        assert _identity(old)["session_token"] is True
-        assert _echo(old)["calls"] == 4
+
+        def present(value: str, path: str, agent_id: str | None = None) -> httpx.Response:
+            key = world.agent_provider.agent_key()
+            token = world.agent_provider.mint(key, now=int(world.clock()), agent_id=agent_id)
+            return _signed(
+                world,
+                "GET",
+                world.url(f"{ROUTES.session}/{path}"),
+                key=key,
+                token=token,
+                headers=[("Authorization", f"AAuth {value}")],
+            )
+
+        within = present(issued, "old")  # within the grace period
+        assert _echo(within)["calls"] == 4
+        assert within.headers.get("aauth-access") == rotated
+        stranger = present(rotated, "stranger", agent_id="aauth:other@agent.example")
+        assert _identity(stranger)["agent"] == "aauth:other@agent.example"
+        assert stranger.headers.get("aauth-access") not in (None, issued, rotated)
+        world.clock.advance(25)  # past the grace period
+        after = present(issued, "expired")
+        assert after.headers.get("aauth-access") not in (None, issued, rotated)
+        assert _echo(after)["calls"] == 6
 
 
 def session_interaction(adapter: ResourceBindingAdapter) -> None:
