@@ -106,6 +106,7 @@ class AAuthServer:
     :param read_timeout: seconds each wait for request bytes may take once a request began.
     :param request_timeout: seconds a whole request (head and body) may take to arrive.
     :param write_timeout: seconds sending one response may take.
+    :param max_connections: connections served at once; more are answered ``503``.
     :param ssl_context: TLS context for the engine's ``https`` fetches (system trust).
     """
 
@@ -122,13 +123,18 @@ class AAuthServer:
         read_timeout: float = 30.0,
         request_timeout: float = 60.0,
         write_timeout: float = 30.0,
+        max_connections: int = 1_000,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if scheme not in (None, "http", "https"):
             raise LocalError("scheme must be 'http', 'https' or None")
-        for name, value in (("max_body", max_body), ("max_header_bytes", max_header_bytes)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise LocalError(f"{name} must be an int >= 0")
+        for name, value, least in (
+            ("max_body", max_body, 0),
+            ("max_header_bytes", max_header_bytes, 0),
+            ("max_connections", max_connections, 1),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise LocalError(f"{name} must be an int >= {least}")
         for name, seconds in (
             ("idle_timeout", idle_timeout),
             ("read_timeout", read_timeout),
@@ -146,6 +152,8 @@ class AAuthServer:
         self.read_timeout = float(read_timeout)
         self.request_timeout = float(request_timeout)
         self.write_timeout = float(write_timeout)
+        self.max_connections = max_connections
+        self._active = 0
         self._clock = clock
         self._ssl_context = ssl_context
 
@@ -175,7 +183,22 @@ class AAuthServer:
 
     async def handle_connection(self, stream: trio.abc.Stream) -> None:
         """Serve one client connection: requests one after another while it stays alive.
-        Never raises (except cancellation); always closes ``stream``."""
+        Never raises (except cancellation); always closes ``stream``. Beyond
+        ``max_connections`` open ones, a new connection is answered ``503`` and closed."""
+        if self._active >= self.max_connections:
+            try:
+                with trio.move_on_after(_CLOSE_SECONDS), contextlib.suppress(*_CLOSE_ERRORS):
+                    await stream.send_all(_BUSY)
+            finally:
+                await trio.aclose_forcefully(stream)
+            return
+        self._active += 1
+        try:
+            await self._serve_connection(stream)
+        finally:
+            self._active -= 1
+
+    async def _serve_connection(self, stream: trio.abc.Stream) -> None:
         scheme = self.scheme or ("https" if isinstance(stream, trio.SSLStream) else "http")
         connection = h11.Connection(h11.SERVER, max_incomplete_event_size=self.max_header_bytes)
         try:
@@ -376,6 +399,10 @@ _CLOSE_SECONDS: Final = 2.0
 _CLOSE_ERRORS: Final = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 _LINGER_SECONDS: Final = 2.0
 _LINGER_BYTES: Final = 262_144
+_BUSY: Final = (
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
+    b"Connection: close\r\n\r\n"
+)
 _CONTINUE: Final = h11.InformationalResponse(status_code=100, headers=[])
 _MALFORMED: Final = b"malformed HTTP/1.1 request\n"
 _LATE: Final = b"the request did not arrive in time\n"

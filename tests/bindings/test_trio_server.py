@@ -421,6 +421,23 @@ async def test_a_refused_client_that_keeps_sending_is_drained_then_dropped() -> 
     assert reply.startswith(b"HTTP/1.1 413 ")
 
 
+async def test_connections_beyond_the_limit_are_told_to_come_back() -> None:
+    async with running(AAuthServer(engine(), echo, max_connections=1)) as port:
+        with trio.fail_after(5):
+            async with await trio.open_tcp_stream("127.0.0.1", port) as held:
+                await held.send_all(GET)  # served, and kept alive
+                assert (await held.receive_some(65_536)).startswith(b"HTTP/1.1 200 ")
+                # (sending nothing: a request the server never reads may turn its close
+                # into a reset before the 503 is read)
+                busy = one(await talk(port, b""))
+            served = b""
+            while not served:  # once the held connection's task has ended
+                await trio.sleep(0.05)
+                served = await talk(port, GET_CLOSE)
+    assert (busy.status, busy.header("Retry-After")) == (503, "1")
+    assert one(served).status == 200
+
+
 async def test_a_client_that_does_not_read_is_bounded_by_the_write_timeout() -> None:
     async def big(request: HttpRequest, identity: Verified | None) -> HttpResponse:
         return HttpResponse(200, [], b"x" * 20_000_000)
@@ -835,6 +852,7 @@ async def test_a_fixed_scheme_wins() -> None:
         ({"idle_timeout": 0}, "idle_timeout"),
         ({"write_timeout": "1"}, "write_timeout"),
         ({"read_timeout": False}, "read_timeout"),
+        ({"max_connections": 0}, "max_connections"),
     ],
 )
 def test_server_arguments_are_checked(options: dict[str, Any], match: str) -> None:
