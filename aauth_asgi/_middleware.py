@@ -143,16 +143,17 @@ class AAuthMiddleware:
     resource metadata or JWKS), fetch an issuer's metadata or JWKS first, or run the
     application. The application then gets the body replayed through ``receive`` and the
     :class:`~aauth.resource.Verified` identity (``None`` on a public path) in
-    ``scope["aauth"]`` (:func:`get_identity` reads it); its answer streams through unchanged
-    (Server-Sent Events included) except for the headers the engine adds
-    (``AAuth-Access``). For a deferred call the engine holds the original request; the first
-    valid poll runs the application with *that* request (method, path, query, headers and
-    body) and a buffered answer, which the engine stores and replays.
+    ``scope["aauth"]``, which :func:`get_identity` reads. The identity is also put in the
+    server's scope, for middlewares around this one (access logs ...). The application's
+    answer streams through unchanged (Server-Sent Events included) except for the headers
+    the engine adds (``AAuth-Access``). For a deferred call the engine holds the original
+    request; the first valid poll runs the application with *that* request (method, path,
+    query, headers and body) and a buffered answer, which the engine stores and replays.
 
     ``lifespan`` scopes pass through untouched. ``websocket`` scopes pass through untouched
-    as well, **unauthenticated**: AAuth signs HTTP requests, and a WebSocket handshake
-    cannot carry the challenge flow; protect WebSocket routes by other means, or do not
-    expose them behind this middleware.
+    as well, **unauthenticated**: the engine verifies HTTP requests, and nothing here
+    verifies a WebSocket handshake. Do not serve WebSocket routes that need AAuth behind
+    this middleware (or refuse ``websocket`` scopes in front of it).
 
     :param app: the ASGI application.
     :param server: the resource engine (identifier, keys, routes, stores).
@@ -235,8 +236,8 @@ class AAuthMiddleware:
                     await send_response(send, response, head=head)
                     return
                 case CallApp(request=request, identity=identity, add_headers=extra):
+                    scope[SCOPE_KEY] = identity  # also for the middlewares around this one
                     child = app_scope(scope, wire, request)
-                    child[SCOPE_KEY] = identity
                     child_receive = replaying(request.body, receive)
                     if not action.capture:
                         await self.app(child, child_receive, adding_headers(send, extra))

@@ -9,7 +9,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -21,7 +21,7 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from aauth.agent import Agent, StaticAgentCredentials
@@ -53,7 +53,7 @@ from aauth_asgi._convert import (
 )
 from aauth_asgi._fetch import FetchFailure, fetch
 from aauth_httpx import AAuth
-from tests.bindings.harness import Clock, EchoApp
+from tests.bindings.harness import CALL_TIMEOUT, Clock, EchoApp
 from tests.bindings.scenarios import SCENARIOS, Scenario, scenario_id
 from tests.fakes import FakeAgentProvider, serve
 from tests.fakes._common import path_of
@@ -558,7 +558,7 @@ async def test_a_public_path_gets_the_body_replayed_and_streams(anyio_backend: s
     (seen,) = app.scopes
     assert seen["aauth"] is None
     assert get_identity(seen) is None
-    assert scope["aauth"] == "forged"  # the server's scope is not changed
+    assert scope["aauth"] is None  # for the middlewares around ours; nothing forged stays
     assert [m["type"] for m in sent.messages] == [
         "http.response.start",
         "http.response.body",
@@ -661,11 +661,19 @@ async def test_an_agent_is_verified_in_process(anyio_backend: str) -> None:
     with serve(ap.handle, time.time) as served:
         app = Recorder()
         middleware = AAuthMiddleware(app, resource_server(transport_map={AP: served.origin}))
-        transport = httpx.ASGITransport(app=middleware)
+        outer: list[Verified | None] = []
+
+        async def around(scope: Any, receive: Any, send: Any) -> None:
+            await middleware(scope, receive, send)
+            outer.append(get_identity(scope))
+
+        transport = httpx.ASGITransport(app=around)
         async with httpx.AsyncClient(transport=transport, auth=AAuth(agent_for(ap))) as client:
             first = await client.post(f"{RESOURCE}/agent/x?q=1", content=b"payload")
             second = await client.get(f"{RESOURCE}/agent/y")
     assert (first.status_code, first.content) == (200, b"hello")
+    assert outer == [get_identity(seen) for seen in app.scopes]  # a middleware around ours
+    assert all(identity is not None for identity in outer)
     assert second.status_code == 200
     assert app.bodies == [b"payload", b""]
     identity = get_identity(app.scopes[0])
@@ -924,3 +932,33 @@ class AsgiAdapter:
 def test_scenario(scenario: Scenario) -> None:
     """The scenario passes through the ASGI binding."""
     scenario(AsgiAdapter())
+
+
+def test_answers_stream_through_under_uvicorn() -> None:
+    """The app's first chunk reaches the client while the app is still running (it waits
+    for the client to have read it); a declared oversized body is refused up front."""
+    read_first = threading.Event()
+
+    async def events() -> AsyncIterator[bytes]:
+        yield b"data: one\n\n"
+        await anyio.to_thread.run_sync(read_first.wait, 10)
+        yield b"data: two\n\n"
+
+    async def stream(request: Request) -> StreamingResponse:
+        assert get_identity(request) is None
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    app = Starlette(routes=[Route("/public/events", stream, methods=["GET", "POST"])])
+    middleware = AAuthMiddleware(app, resource_server(), max_body=10)
+    with serve_asgi(middleware) as base, httpx.Client(timeout=CALL_TIMEOUT) as client:
+        with client.stream("GET", f"{base}/public/events") as response:
+            chunks = response.iter_raw()
+            first = next(chunks)
+            read_first.set()
+            rest = b"".join(chunks)
+        too_big = client.post(f"{base}/public/events", content=b"x" * 11)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert first == b"data: one\n\n"
+    assert rest == b"data: two\n\n"
+    assert too_big.status_code == 413
