@@ -54,6 +54,7 @@ from aauth.resource import (
     Fetch,
     MemoryPersonRecords,
     MemoryReplayStore,
+    MemorySessionStore,
     NeedFetch,
     Outcome,
     PersonRecord,
@@ -91,7 +92,9 @@ POLICIES: Final = {
         mode=AccessMode.PERSON_TOKEN, person_servers=frozenset({"https://ps.example"})
     ),
     "/deferred": ResourcePolicy(mode=AccessMode.AUTH_TOKEN, scope="data.read", deferred=True),
+    "/session-i": ResourcePolicy(mode=AccessMode.SESSION_TOKEN, session_interaction=True),
 }
+INTERACTION_URL: Final = RESOURCE + "/interact"
 
 SIGNATURE_HEADERS: Final = ("Signature", "Signature-Input", "Signature-Key")
 #: Never on a 403 (digest §2 "Access denials"), nor on a requirement challenge.
@@ -132,6 +135,8 @@ class Trace:
     alice_record: PersonRecord | None
     issued: int
     secrets: int
+    sessions: int
+    held: int
 
     def but(self, **changes: int) -> Trace:
         """This trace with the named counters moved by the given amounts."""
@@ -201,7 +206,9 @@ class World:
         )
         secrets_: Iterator[int] = count()
         self.server = ResourceServer(
-            self.verifier, new_secret=lambda: self._draw(f"secret-{next(secrets_):016d}")
+            self.verifier,
+            new_secret=lambda: self._draw(f"secret-{next(secrets_):016d}"),
+            interaction_url=INTERACTION_URL,
         )
         self.agent_key = self.ap.agent_key()
         self.other_key = self.ap.agent_key("other")
@@ -323,7 +330,9 @@ class World:
 
     def trace(self) -> Trace:
         records = self.verifier.person_records
+        sessions = self.server.session_store
         assert isinstance(records, MemoryPersonRecords)
+        assert isinstance(sessions, MemorySessionStore)
         return Trace(
             replay_adds=len(self.store.adds),
             replay_entries=len(self.store),
@@ -333,6 +342,8 @@ class World:
             alice_record=records.lookup(self.ps.issuer, "person-alice", now=NOW),
             issued=len(self.issued),
             secrets=len(self.drawn),
+            sessions=len(sessions),
+            held=self.server.held_calls,
         )
 
 
@@ -1406,6 +1417,15 @@ def expected_headers(case: Case) -> dict[str, str | None]:
 
 def _expected_headers(case: Case) -> dict[str, str | None]:
     assert case.status is not None and case.code is not None
+    if case.status == 202:
+        # AAuth -11 §"Deferred Responses": Location, Retry-After, no-store, the requirement
+        return {
+            "AAuth-Requirement": None,
+            "Location": None,
+            "Retry-After": None,
+            "Cache-Control": "no-store",
+            "Content-Type": "application/json",
+        }
     if case.code == "auth-token":
         return {"AAuth-Requirement": None, "Cache-Control": "no-store"}
     if case.code in REQUIREMENTS:
@@ -1446,6 +1466,9 @@ def assert_answer(case: Case, world: World, answer: Answer) -> None:
         requirement = response.header("AAuth-Requirement")
         assert requirement is not None
         assert requirement.startswith('requirement=auth-token;resource-token="'), requirement
+    if case.status == 202:
+        assert json.loads(response.body) == {"status": "pending"}
+        return
     if case.code in REQUIREMENTS:
         assert response.body == b""
         return
@@ -1527,8 +1550,8 @@ APP_RESULT: Final = HttpResponse(200, (("Content-Type", "application/json"),), b
 
 
 def serve_call(world: World, request: HttpRequest, now: int) -> tuple[HttpResponse, int]:
-    """The server's answer to ``request`` (fetches done, a captured app call answered with
-    :data:`APP_RESULT`) and how many times the application ran."""
+    """The server's answer to ``request`` (fetches done, the app answering
+    :data:`APP_RESULT`, captured when asked) and how many times the application ran."""
     exchange = world.server.receive(request, now)
     action = exchange.next_action()
     runs = 0
@@ -1549,111 +1572,191 @@ def serve_call(world: World, request: HttpRequest, now: int) -> tuple[HttpRespon
     raise AssertionError("the exchange did not end")
 
 
+def _code_of_interaction(requirement: str) -> str:
+    code = requirement.split('code="', 1)[1].split('"', 1)[0]
+    assert code
+    return code
+
+
 @dataclass
-class Deferred:
-    """A call held behind a pending URL: the world, the URL, the held request."""
+class Held:
+    """A call held behind a pending URL: ``deferred`` (the 202 auth-token form, run on the
+    first poll with alice's auth token) or ``interaction`` (a session interaction, run on
+    the first poll after the user approved ``code``)."""
 
     world: World
+    kind: str
     url: str
-    held: HttpRequest
+    code: str | None
+
+    def token(self) -> str:
+        """What the rightful agent polls with."""
+        w = self.world
+        return w.auth_token() if self.kind == "deferred" else w.token
 
     def poll(
         self, token: str | None = None, *, key: PrivateKey | None = None, created: int = NOW
     ) -> HttpRequest:
-        """A GET of the pending URL, signed with ``token`` (default: alice's auth token)."""
-        w = self.world
-        request = HttpRequest("GET", self.url)
+        """A GET of the pending URL, signed with ``token`` (default: the rightful one)."""
         return sign_request(
-            request,
-            key or w.agent_key,
-            signature_key=token if token is not None else w.auth_token(),
+            HttpRequest("GET", self.url),
+            key or self.world.agent_key,
+            signature_key=token if token is not None else self.token(),
             created=created,
         )
 
+    def approve(self) -> None:
+        if self.kind == "interaction":
+            assert self.code is not None
+            assert self.world.server.approve_interaction(self.code, now=NOW + 1)
+
     def complete(self) -> HttpRequest:
-        """The rightful first poll, run: the held call executes once; returns the poll."""
+        """The rightful first poll (after approval), run: the held call executes once."""
+        self.approve()
         poll = self.poll(created=NOW + 1)
         response, runs = serve_call(self.world, poll, NOW + 1)
         assert (response.status, runs) == (200, 1), response
         return poll
 
 
-def deferred(world: World) -> Deferred:
-    """Alice's agent calls the deferred route with her person token: ``202`` + Location."""
-    held = signed(world, world.person_token(), "/deferred/report", created=NOW - 4)
-    response, runs = serve_call(world, held, NOW)
+def hold(world: World, kind: str) -> Held:
+    """Alice's agent calls the deferred route with her person token, or the session route
+    that needs an interaction with its agent token: ``202`` + ``Location``."""
+    if kind == "deferred":
+        call = signed(world, world.person_token(), "/deferred/report", created=NOW - 4)
+    else:
+        call = signed(world, world.token, "/session-i/report", created=NOW - 4)
+    response, runs = serve_call(world, call, NOW)
     assert (response.status, runs) == (202, 0), response
     location = response.header("Location")
-    assert location is not None and location.startswith("/")
-    return Deferred(world, RESOURCE + location, held)
+    requirement = response.header("AAuth-Requirement")
+    assert location is not None and location.startswith("/") and requirement is not None
+    code = _code_of_interaction(requirement) if kind == "interaction" else None
+    return Held(world, kind, RESOURCE + location, code)
 
 
 @dataclass(frozen=True)
 class PollCase:
-    """A hostile poll of a pending URL: ``status``/``code`` as in :class:`Case`;
-    ``completed``: the rightful agent's first poll already ran the call. Afterwards the held
-    call is as it was: still waiting (the rightful poll then runs it, once) or, completed,
-    still replaying its stored result to the same auth token. ``changes`` as in
-    :class:`Case` (polls are GETs: no replay entry even when verified)."""
+    """A hostile poll of a pending URL: ``status``/``code``/``headers`` as in :class:`Case`;
+    ``completed``: the rightful agent's first poll already ran the call. Afterwards nothing
+    changed (:class:`Trace`, held calls) and the held call is as it was: still waiting (the
+    rightful poll then runs it once, after approval for an interaction) or, completed,
+    replaying its stored result to the same auth token (deferred) or gone (interaction)."""
 
     id: str
-    build: Callable[[Deferred], HttpRequest]
+    build: Callable[[Held], HttpRequest]
     status: int
     code: str
+    kind: str = "deferred"
     completed: bool = False
     headers: tuple[tuple[str, str], ...] = ()
-    changes: tuple[tuple[str, int], ...] = ()
 
 
-def _other_agent_auth(d: Deferred) -> HttpRequest:
+def _other_agent(d: Held, *, same_agent_id: bool = False) -> HttpRequest:
+    """A poll by another agent (another key; another agent id unless ``same_agent_id``)
+    with its own valid token of the rightful kind."""
     w = d.world
-    return d.poll(w.auth_token(key=w.other_key, jti="at-other"), key=w.other_key)
+    if d.kind == "deferred":
+        token = w.auth_token(key=w.other_key, jti="at-other")
+    else:
+        agent_id = None if same_agent_id else "aauth:mallory@agent.example"
+        token = w.ap.mint(w.other_key, now=NOW, agent_id=agent_id)
+    return d.poll(token, key=w.other_key)
 
 
-def _other_agent_person(d: Deferred) -> HttpRequest:
+def _other_agent_person(d: Held) -> HttpRequest:
     w = d.world
     return d.poll(w.person_token(key=w.other_key, jti="pt-other"), key=w.other_key)
 
 
-def _pending_path(d: Deferred, path: str) -> HttpRequest:
-    w = d.world
+def _pending_path(d: Held, url: str) -> HttpRequest:
     return sign_request(
-        HttpRequest("GET", path), w.agent_key, signature_key=w.auth_token(), created=NOW
+        HttpRequest("GET", url), d.world.agent_key, signature_key=d.token(), created=NOW
     )
+
+
+def _after_completion(build: Callable[[Held], HttpRequest]) -> Callable[[Held], HttpRequest]:
+    def run(d: Held) -> HttpRequest:
+        d.complete()
+        return build(d)
+
+    return run
+
+
+def _both(*cases: PollCase) -> list[PollCase]:
+    """Each case for a deferred call and for a session interaction (``code`` per kind)."""
+    return [
+        replace_fields(case, id=f"{kind}-{case.id}", kind=kind)
+        for case in cases
+        for kind in ("deferred", "interaction")
+    ]
 
 
 POLLS: Final[list[PollCase]] = [
     PollCase("poll-unsigned", lambda d: HttpRequest("GET", d.url), 401, "person-token"),
     PollCase(
-        "poll-unknown-id",
-        lambda d: _pending_path(d, d.url + "x"),
-        410,
-        "invalid_request",
-    ),
-    PollCase(
-        "poll-bare-pending-prefix",
-        lambda d: _pending_path(d, d.url.rsplit("/", 1)[0] + "/"),
-        410,
-        "invalid_request",
-    ),
-    PollCase(
-        "poll-by-post",
-        lambda d: HttpRequest("POST", d.url, d.poll().headers),
-        405,
-        "invalid_request",
-        headers=(("Allow", "GET"),),
-    ),
-    PollCase(
-        "poll-with-a-garbage-signature",
-        lambda d: replace(d.poll(), "Signature", "sig=:AAAA:"),
+        "poll-unsigned",
+        lambda d: HttpRequest("GET", d.url),
         401,
-        "invalid_signature",
+        "agent-token",
+        kind="interaction",
+    ),
+    *_both(
+        PollCase(
+            "poll-unknown-id", lambda d: _pending_path(d, d.url + "x"), 410, "invalid_request"
+        ),
+        PollCase(
+            "poll-bare-pending-prefix",
+            lambda d: _pending_path(d, d.url.rsplit("/", 1)[0] + "/"),
+            410,
+            "invalid_request",
+        ),
+        PollCase(
+            "poll-by-post",
+            lambda d: HttpRequest("POST", d.url, d.poll().headers),
+            405,
+            "invalid_request",
+            headers=(("Allow", "GET"),),
+        ),
+        PollCase(
+            "poll-with-a-garbage-signature",
+            lambda d: replace(d.poll(), "Signature", "sig=:AAAA:"),
+            401,
+            "invalid_signature",
+        ),
+        PollCase(
+            "poll-stale-signature", lambda d: d.poll(created=NOW - 61), 401, "invalid_signature"
+        ),
+        # AAuth -11 §"Deferred Responses": the server MUST verify the agent on every poll;
+        # a pending URL is bound to the key that made the call
+        PollCase("poll-by-another-agent", _other_agent, 403, "invalid_request"),
+        PollCase(
+            "poll-by-another-key-of-the-same-agent-id",
+            lambda d: _other_agent(d, same_agent_id=True),
+            403,
+            "invalid_request",
+        ),
+    ),
+    # refused like another agent's auth-token poll: no resource token minted for it, no
+    # person record rewritten, and not the held call's requirement (its resource token)
+    PollCase(
+        "deferred-poll-by-another-agent-with-its-person-token",
+        _other_agent_person,
+        403,
+        "invalid_request",
     ),
     PollCase(
-        "poll-stale-signature",
-        lambda d: d.poll(created=NOW - 61),
+        "deferred-poll-by-another-agent-with-its-agent-token",
+        lambda d: d.poll(d.world.agent_token(d.world.other_key), key=d.world.other_key),
+        403,
+        "invalid_request",
+    ),
+    PollCase(
+        "poll-with-a-person-token",
+        _other_agent_person,
         401,
-        "invalid_signature",
+        "agent-token",
+        kind="interaction",
     ),
     PollCase(
         "poll-auth-token-for-another-audience",
@@ -1667,63 +1770,79 @@ POLLS: Final[list[PollCase]] = [
         401,
         "expired_jwt",
     ),
-    # AAuth -11 §"Deferred Responses": the server MUST verify the agent on every poll; a
-    # pending URL is bound to the key that made the call
     PollCase(
-        "poll-by-another-agent-with-its-auth-token",
-        _other_agent_auth,
+        "poll-by-another-agent-after-completion",
+        _after_completion(_other_agent),
         403,
         "invalid_request",
+        completed=True,
     ),
-    # the same, signed with the other agent's person token: refused like the auth-token
-    # poll, with no resource token minted for it and no person record rewritten
+    # a finished interaction is terminal: its pending URL is gone for everyone
     PollCase(
-        "poll-by-another-agent-with-its-person-token",
-        _other_agent_person,
-        403,
+        "poll-by-another-agent-after-completion",
+        _after_completion(_other_agent),
+        410,
         "invalid_request",
+        kind="interaction",
+        completed=True,
     ),
     PollCase(
         "poll-with-another-auth-token-after-completion",
-        lambda d: (d.complete(), d.poll(d.world.auth_token(jti="at-2"), created=NOW + 2))[1],
+        _after_completion(lambda d: d.poll(d.world.auth_token(jti="at-2"), created=NOW + 2)),
         410,
         "invalid_request",
         completed=True,
     ),
+    # the rightful agent's key with the wrong kind of token: still waiting
     PollCase(
-        "poll-by-another-agent-after-completion",
-        lambda d: (d.complete(), _other_agent_auth(d))[1],
-        403,
+        "poll-with-its-agent-token-instead-of-the-auth-token",
+        lambda d: d.poll(d.world.token),
+        202,
+        "auth-token",
+    ),
+    PollCase(
+        "poll-expired-agent-token",
+        lambda d: d.poll(d.world.agent_token(now=NOW - 7200)),
+        401,
+        "expired_jwt",
+        kind="interaction",
+    ),
+    PollCase(
+        "poll-before-approval",
+        lambda d: d.poll(),
+        202,
+        "interaction",
+        kind="interaction",
+    ),
+    PollCase(
+        "poll-by-the-same-agent-after-completion",
+        _after_completion(lambda d: d.poll(created=NOW + 2)),
+        410,
         "invalid_request",
+        kind="interaction",
         completed=True,
     ),
 ]
 
 
-@pytest.mark.parametrize("case", POLLS, ids=[case.id for case in POLLS])
-def test_hostile_poll(case: PollCase) -> None:
-    world = World()
-    world.warm()
-    pending = deferred(world)
-    request = case.build(pending)
-    before = world.trace()
-    held = world.server.held_calls
-    now = NOW + 2
-    response, runs = serve_call(world, request, now)
-    answer = Answer(None, response, code_of(response))
-    assert_answer(
-        Case(case.id, case.build, case.status, case.code, headers=case.headers),  # type: ignore[arg-type]
-        world,
-        answer,
+def _named(case: PollCase) -> PollCase:
+    return (
+        case if case.id.startswith(case.kind) else replace_fields(case, id=f"{case.kind}-{case.id}")
     )
-    assert runs == 0
-    # nothing changed: no replay entry, no resource token, no new held call, no secret
-    assert world.trace() == before.but(**dict(case.changes))
-    assert world.server.held_calls == held
-    again = pending.poll(created=now)
-    response, runs = serve_call(world, again, now)
-    # the held call is as it was: the rightful agent's poll runs it once, or, completed,
-    # gets the stored result without running it again
+
+
+POLL_CASES: Final = [_named(case) for case in POLLS]
+
+
+def _after(held: Held, case: PollCase, now: int) -> None:
+    """The held call is as it was (see :class:`PollCase`)."""
+    world = held.world
+    if not case.completed:
+        held.approve()
+    response, runs = serve_call(world, held.poll(created=now), now)
+    if case.completed and held.kind == "interaction":
+        assert (response.status, runs) == (410, 0), response
+        return
     assert (response.status, response.body, runs) == (
         200,
         APP_RESULT.body,
@@ -1731,9 +1850,49 @@ def test_hostile_poll(case: PollCase) -> None:
     )
 
 
+@pytest.mark.parametrize("case", POLL_CASES, ids=[case.id for case in POLL_CASES])
+def test_hostile_poll(case: PollCase) -> None:
+    world = World()
+    world.warm()
+    held = hold(world, case.kind)
+    request = case.build(held)
+    before = world.trace()
+    now = NOW + 2
+    response, runs = serve_call(world, request, now)
+    row = Case(case.id, lambda w: request, case.status, case.code, headers=case.headers)
+    assert_answer(row, world, Answer(None, response, code_of(response)))
+    assert runs == 0
+    # nothing changed: no replay entry, resource token, person record, session, held call
+    # or secret
+    assert world.trace() == before
+    _after(held, case, now)
+
+
 def test_poll_table_ids_are_unique() -> None:
-    ids = [case.id for case in POLLS]
+    ids = [case.id for case in POLL_CASES]
     assert len(ids) == len(set(ids))
+    assert len(ids) >= 25
+
+
+def test_interaction_codes_are_single_use_and_not_guessable_by_shape() -> None:
+    world = World()
+    world.warm()
+    held = hold(world, "interaction")
+    assert held.code is not None
+    before = world.trace()
+    server = world.server
+    for guess in ("0000-0000", "", "not a code", held.code + "0", held.code[:-1]):
+        assert not server.approve_interaction(guess, now=NOW + 1)
+        assert not server.deny_interaction(guess, now=NOW + 1)
+    assert world.trace() == before
+    # AAuth -11 §"Interaction codes": case-insensitive, hyphens ignored, I/L -> 1, O -> 0
+    typed = held.code.lower().replace("-", "")
+    assert server.approve_interaction(typed, now=NOW + 1)
+    assert not server.approve_interaction(held.code, now=NOW + 1)  # single use
+    assert not server.deny_interaction(held.code, now=NOW + 1)
+    response, runs = serve_call(world, held.poll(created=NOW + 2), NOW + 2)
+    assert (response.status, runs) == (200, 1), response
+    assert response.header("AAuth-Access") is not None
 
 
 # --------------------------------------------------------------------------- properties
