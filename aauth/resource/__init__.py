@@ -16,11 +16,12 @@
 from __future__ import annotations
 
 from .actions import Action, CallApp, Fetch, Respond
+from .exchange import Exchange
 from .outcomes import Challenge, NeedFetch, Outcome, Verified
 from .policy import AccessMode, ResourcePolicy
 from .records import MemoryPersonRecords, PersonRecord, PersonRecordStore
 from .replay import MemoryReplayStore, ReplayStore
-from .server import METADATA_PATH, Exchange, ResourceServer
+from .server import METADATA_PATH, ResourceServer
 from .sessions import MemorySessionStore, SessionRecord, SessionStore
 from .verifier import ResourceVerifier
 
