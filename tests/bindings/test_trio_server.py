@@ -34,7 +34,7 @@ from aauth.http import HttpRequest, HttpResponse
 from aauth.resource import Action, CallApp, Fetch, ResourceServer, Respond, Verified
 from aauth_trio import AAuthServer
 from aauth_trio.server import _refusal
-from tests.bindings.harness import Clock, EchoApp
+from tests.bindings.harness import ROUTES, Clock, EchoApp, binding_world
 from tests.bindings.scenarios import SCENARIOS, Scenario, scenario_id
 from tests.drivers.test_trio_driver import certificate, client_tls, server_tls
 
@@ -91,6 +91,33 @@ class TrioAdapter:
 def test_scenario(scenario: Scenario) -> None:
     """The scenario passes through the trio server."""
     scenario(TrioAdapter())
+
+
+def test_the_trio_client_completes_its_flows_against_the_trio_server() -> None:
+    """Both ends on trio and h11: the agent (``AAuthClient``) through the agent-token,
+    auth-token (person token, resource token, auth token) and deferred flows."""
+    with binding_world(TrioAdapter()) as world:
+        client = aauth_trio.AAuthClient(world.agent(), clock=world.clock)
+
+        async def calls() -> list[HttpResponse]:
+            return [
+                await client.get(world.url(f"{ROUTES.agent}/t")),
+                await client.post(
+                    world.url(f"{ROUTES.auth}/t"),
+                    body=b'{"n": 1}',
+                    headers=[("Content-Type", "application/json")],
+                ),
+                await client.get(world.url(f"{ROUTES.deferred}/t")),
+            ]
+
+        answers = trio.run(calls)
+    facts = [json.loads(answer.body) for answer in answers]
+    assert [answer.status for answer in answers] == [200, 200, 200]
+    assert [f["identity"]["mode"] for f in facts] == ["agent-token", "auth-token", "auth-token"]
+    assert facts[1]["method"] == "POST"
+    assert facts[1]["body"] == '{"n": 1}'
+    assert facts[2]["path"] == f"{ROUTES.deferred}/t"  # the held call ran on the poll
+    assert [f["calls"] for f in facts] == [1, 2, 3]
 
 
 # ------------------------------------------------------------------ a scripted engine
@@ -313,6 +340,31 @@ async def test_pipelined_requests_are_answered_in_order() -> None:
         "http://h/p2",
         "http://api.test/last",
     ]
+
+
+async def test_many_clients_at_once_each_get_their_own_answers() -> None:
+    async def slow_echo(request: HttpRequest, identity: Verified | None) -> HttpResponse:
+        await trio.sleep(0.01)  # let the connections interleave
+        return await echo(request, identity)
+
+    results: dict[int, list[str]] = {}
+
+    async def client(number: int) -> None:
+        burst = b"".join(
+            f"GET /c{number}/r{n} HTTP/1.1\r\nHost: h\r\n\r\n".encode() for n in range(4)
+        )
+        replies = parse(await talk(port, burst + GET_CLOSE), ["GET"] * 5)
+        results[number] = [reply.json()["url"] for reply in replies]
+
+    async with running(AAuthServer(engine(), slow_echo)) as port:
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                for number in range(25):
+                    nursery.start_soon(client, number)
+    assert results == {
+        number: [*(f"http://h/c{number}/r{n}" for n in range(4)), "http://api.test/last"]
+        for number in range(25)
+    }
 
 
 @pytest.mark.parametrize(
