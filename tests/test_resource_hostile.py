@@ -188,6 +188,8 @@ class World:
     drawn: list[str] = field(default_factory=list)
     #: ``ResourceVerifier(replay_safe_methods=...)``: also replay-check GETs
     strict_replay: bool = False
+    #: values a row's builder hands to its ``then`` check
+    notes: dict[str, str] = field(default_factory=dict)
     #: URLs actually fetched (connected to), and those the resolver check refused.
     fetches: list[str] = field(default_factory=list)
     refused_dials: list[str] = field(default_factory=list)
@@ -611,6 +613,31 @@ def odd_issuer(name: str) -> Callable[[World], HttpRequest]:
     return build
 
 
+MALLORY: Final = "aauth:mallory@agent.example"
+
+
+def others_session_token(world: World) -> HttpRequest:
+    """Alice's agent is granted a session token; another agent (its own key and agent id)
+    then presents it, signed and covered, on the same route."""
+    first = signed(world, world.token, "/session/a")
+    response, runs = serve_call(world, first, NOW - 1)
+    granted = response.header("AAuth-Access")
+    assert (runs, granted is not None) == (1, True), response
+    assert granted is not None
+    world.notes["granted"] = granted
+    mallory = world.ap.mint(world.other_key, now=NOW, agent_id=MALLORY)
+    headers = (("Authorization", f"AAuth {granted}"),)
+    return signed(world, mallory, "/session/b", key=world.other_key, headers=headers)
+
+
+def not_inherited(world: World, answer: Answer) -> None:
+    """The other agent runs as itself, on a session of its own, never on alice's."""
+    identity = answer.verified
+    assert identity is not None
+    assert identity.agent == MALLORY
+    assert identity.session_token not in (None, world.notes["granted"])
+
+
 def private_issuer(iss: str) -> Callable[[World], HttpRequest]:
     def build(world: World) -> HttpRequest:
         host = iss.split("://", 1)[1].strip("[]")
@@ -640,7 +667,8 @@ class Case:
     :class:`Trace` counters the row may move (an accepted row adds its replay entry).
     ``headers``: further response headers the row expects; ``only``: the one runner the row
     applies to (the server answers paths the bare verifier does not know);
-    ``strict_replay``: the verifier replay-checks safe methods too.
+    ``strict_replay``: the verifier replay-checks safe methods too; ``then``: a further check
+    of the answer.
     """
 
     id: str
@@ -655,6 +683,7 @@ class Case:
     headers: tuple[tuple[str, str], ...] = ()
     only: str | None = None
     strict_replay: bool = False
+    then: Callable[[World, Answer], None] | None = None
 
 
 #: A replay is refused by the replay store itself: one add attempted, refused.
@@ -1336,6 +1365,16 @@ CASES: Final[list[Case]] = [
         ),
         "invalid_signature",
     ),
+    # a session token is bound to the agent that obtained it (digest §1.5): another agent
+    # presenting it is granted a session of its own (this route grants automatically)
+    Case(
+        "accepted-another-agents-session-token-not-inherited",
+        others_session_token,
+        None,
+        changes=(("sessions", 1), ("secrets", 1)),
+        only="server",
+        then=not_inherited,
+    ),
     Case(
         "session-authorization-two-credentials",
         lambda w: signed(w, _tok(w), "/session", headers=(("Authorization", "AAuth a b"),)),
@@ -1502,6 +1541,8 @@ def test_hostile_request(case: Case, runner: str) -> None:
     fetched, refused = len(world.fetches), len(world.refused_dials)
     answer = RUNNERS[runner](world, request, case.at)
     assert_answer(case, world, answer)
+    if case.then is not None:
+        case.then(world, answer)
     # nothing else changed: no replay entry (not even an attempted add), no discovery
     # entry, no person record, no resource token, no secret drawn (pending ids, session
     # tokens, codes), no fetch, except what the row names
@@ -1988,20 +2029,44 @@ def test_mutated_requests_get_only_our_outcomes(case: tuple[HttpRequest, int]) -
     request, index = case
     world = _PROPERTY_WORLD
     world.verifier.replay_store = MemoryReplayStore()  # each example is a first use
-    fetches = len(world.fetches)
     try:
         outcome = world.verifier.check(request, NOW)
     except Exception as exc:
         raise AssertionError(f"check raised {type(exc).__name__}: {exc}") from exc
-    assert isinstance(outcome, (Verified, Challenge, NeedFetch))
-    assert len(world.fetches) == fetches
+    # NeedFetch is a legal outcome in general, but never here: every base's issuer is
+    # cached, and a token changed in any way no longer matches the signed Signature-Key,
+    # so a mutation can never make the resource fetch on its behalf
+    assert isinstance(outcome, (Verified, Challenge)), outcome
     if isinstance(outcome, Challenge):
         response = outcome.to_response()
         assert 400 <= response.status < 500
         if response.status != 401:
             for name in SIGNATURE_ONLY:
                 assert response.header(name) is None
-    if isinstance(outcome, Verified):
+    else:
+        _, label = BASES[index]
+        assert _covered_parts(request, label) == BASE_PARTS[index], request
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=mutated())
+def test_mutated_requests_through_the_server(case: tuple[HttpRequest, int]) -> None:
+    request, index = case
+    world = _PROPERTY_WORLD
+    world.verifier.replay_store = MemoryReplayStore()
+    try:
+        exchange = world.server.receive(request, NOW)
+        action = exchange.next_action()
+    except Exception as exc:
+        raise AssertionError(f"the server raised {type(exc).__name__}: {exc}") from exc
+    assert isinstance(action, (Respond, CallApp)), action  # no fetch, as above
+    if isinstance(action, Respond):
+        assert 400 <= action.response.status < 500
+        assert action.response.status == 401 or all(
+            action.response.header(name) is None for name in SIGNATURE_ONLY
+        )
+    else:
+        assert action.identity is not None and action.request is request
         _, label = BASES[index]
         assert _covered_parts(request, label) == BASE_PARTS[index], request
 
