@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -590,3 +592,57 @@ def test_strict_replay_of_safe_methods_on_request() -> None:
     get = signed(world, token, "/agent/same")
     assert world.handle(get, T0).status == 200
     assert world.handle(get, T0).status == 401
+
+
+# --------------------------------------------------------------------------- the docs
+
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "resource-engine.md"
+
+
+def _documented_handle(server: ResourceServer) -> Callable[..., HttpResponse]:
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
+    (loop,) = [b for b in blocks if "def handle(" in b]
+    namespace: dict[str, Any] = {"Fetch": Fetch, "Respond": Respond, "server": server}
+    exec(compile(loop, str(DOC), "exec"), namespace)
+    handle: Callable[..., HttpResponse] = namespace["handle"]
+    return handle
+
+
+def test_the_documented_binding_loop_runs(world: ServerWorld) -> None:
+    handle = _documented_handle(world.server)
+    failing: set[str] = set()
+
+    def http_get(action: Fetch) -> tuple[int, Any, bytes]:
+        if action.url in failing:
+            raise TimeoutError("injected")
+        answer = world.handlers[origin_of(action.dial_url)](
+            HttpRequest("GET", action.dial_url), world.now()
+        )
+        return answer.status, answer.headers, answer.body
+
+    token = world.ap.mint(world.agent_key, now=T0)
+    response = handle(signed(world, token, "/agent/doc"), world.app, http_get, world.clock)
+    assert response.status == 200 and json.loads(response.body)["path"] == "/agent/doc"
+    # the capture branch: a deferred call run on its poll
+    deferred = ServerWorld(
+        policies={
+            "/d": ResourcePolicy(mode=AccessMode.AUTH_TOKEN, scope="data.read", deferred=True)
+        }
+    )
+    handle = _documented_handle(deferred.server)
+    agent = make_agent(deferred)
+    deferred.handlers[RESOURCE] = lambda request, now: handle(
+        request, deferred.app, http_get, deferred.clock
+    )
+    world.handlers = deferred.handlers
+    run = run_agent(deferred, agent, "/d/report")
+    assert run.response.status == 200 and len(deferred.calls) == 1
+    # a failed fetch
+    other = ServerWorld()
+    handle = _documented_handle(other.server)
+    failing.add("https://agent.example/.well-known/aauth-agent.json")
+    world.handlers = other.handlers
+    token = other.ap.mint(other.agent_key, now=T0)
+    refused = handle(signed(other, token, "/agent"), other.app, http_get, other.clock)
+    assert refused.status == 401
