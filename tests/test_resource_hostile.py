@@ -144,16 +144,18 @@ class Trace:
 
 
 class OddAgentProvider(FakeAgentProvider):
-    """An Agent Provider whose metadata names the ``jwks_uri`` a row chooses (served as raw
-    JSON: our own serialiser refuses to write such a document)."""
+    """An Agent Provider whose metadata names the ``jwks_uri`` and ``issuer`` a row chooses
+    (:data:`DROP`: left out), served as raw JSON (our serialiser refuses such documents)."""
 
-    def __init__(self, issuer: str, jwks_uri: str) -> None:
+    def __init__(self, issuer: str, jwks_uri: str | None = None, document_issuer: Any = "") -> None:
         super().__init__(issuer)
-        self.odd_jwks_uri = jwks_uri
+        self.odd_jwks_uri = jwks_uri or self.jwks_uri
+        self.document_issuer = issuer if document_issuer == "" else document_issuer
 
     def handle(self, request: HttpRequest, now: int) -> HttpResponse:
         if request.url == self.issuer + "/.well-known/aauth-agent.json":
-            document = {"issuer": self.issuer, "jwks_uri": self.odd_jwks_uri}
+            document = {"issuer": self.document_issuer, "jwks_uri": self.odd_jwks_uri}
+            document = {k: v for k, v in document.items() if v is not DROP}
             return HttpResponse(
                 200, [("Content-Type", "application/json")], json.dumps(document).encode()
             )
@@ -180,6 +182,19 @@ class World:
         default_factory=lambda: OddAgentProvider(
             "https://odd-name.example", "https://odd-name.localhost/k"
         )
+    )
+    odd_host: OddAgentProvider = field(
+        default_factory=lambda: OddAgentProvider(
+            "https://odd-host.example", "https://cdn.example/k"
+        )
+    )
+    odd_slash: OddAgentProvider = field(
+        default_factory=lambda: OddAgentProvider(
+            "https://odd-slash.example", document_issuer="https://odd-slash.example/"
+        )
+    )
+    odd_none: OddAgentProvider = field(
+        default_factory=lambda: OddAgentProvider("https://odd-none.example", document_issuer=DROP)
     )
     cache: DiscoveryCache = field(default_factory=DiscoveryCache)
     store: RecordingReplayStore = field(default_factory=RecordingReplayStore)
@@ -285,6 +300,9 @@ class World:
             "rebound-metadata": "https://rebound.example/.well-known/aauth-agent.json",
             "odd-ip-metadata": self.odd_ip.issuer + "/.well-known/aauth-agent.json",
             "odd-name-metadata": self.odd_name.issuer + "/.well-known/aauth-agent.json",
+            "odd-host-metadata": self.odd_host.issuer + "/.well-known/aauth-agent.json",
+            "odd-slash-metadata": self.odd_slash.issuer + "/.well-known/aauth-agent.json",
+            "odd-none-metadata": self.odd_none.issuer + "/.well-known/aauth-agent.json",
         }[name]
 
     # -- the network, as a binding does it
@@ -300,7 +318,16 @@ class World:
             self.refused_dials.append(url)
             return None
         self.fetches.append(url)
-        for server in (self.ap, self.ps, self.rogue, self.odd_ip, self.odd_name):
+        for server in (
+            self.ap,
+            self.ps,
+            self.rogue,
+            self.odd_ip,
+            self.odd_name,
+            self.odd_host,
+            self.odd_slash,
+            self.odd_none,
+        ):
             if url.startswith(server.issuer + "/"):
                 return server.handle(HttpRequest("GET", url), now)
         return HttpResponse(404)
@@ -431,6 +458,10 @@ def with_signature(request: HttpRequest, raw: bytes, *, url_safe: bool = False) 
     return replace(request, "Signature", f"sig=:{encoded}:")
 
 
+#: In :func:`raw_token`'s overrides: leave the member out.
+DROP: Final[Any] = object()
+
+
 def raw_token(
     world: World,
     *,
@@ -438,8 +469,8 @@ def raw_token(
     claims: dict[str, Any] | None = None,
     sign: Callable[[bytes], bytes] | None = None,
 ) -> str:
-    """An agent-token-shaped JWT, header and claims overridable, signed by the AP key
-    over the exact bytes (or by ``sign``)."""
+    """An agent-token-shaped JWT, header and claims overridable (:data:`DROP` removes a
+    member), signed by the AP key over the exact bytes (or by ``sign``)."""
     iss = (claims or {}).get("iss", world.ap.issuer)
     base_claims = {
         "iss": iss,
@@ -453,6 +484,8 @@ def raw_token(
     }
     head = {"alg": "Ed25519", "typ": "aa-agent+jwt", "kid": world.ap.kid, **(header or {})}
     body = {**base_claims, **(claims or {})}
+    head = {k: v for k, v in head.items() if v is not DROP}
+    body = {k: v for k, v in body.items() if v is not DROP}
     enc = [b64url_encode(json.dumps(p, separators=(",", ":")).encode()) for p in (head, body)]
     signing_input = ".".join(enc).encode()
     signature = (sign or world.ap.key.sign)(signing_input)
@@ -1070,7 +1103,8 @@ CASES: Final[list[Case]] = [
         "invalid_jwt",
     ),
     sig("unknown-typ-JWT", lambda w: signed(w, raw_token(w, header={"typ": "JWT"})), "invalid_jwt"),
-    sig("no-typ", lambda w: signed(w, raw_token(w, header={"typ": None})), "invalid_jwt"),
+    sig("no-typ", lambda w: signed(w, raw_token(w, header={"typ": DROP})), "invalid_jwt"),
+    sig("typ-null", lambda w: signed(w, raw_token(w, header={"typ": None})), "invalid_jwt"),
     sig(
         "agent-claims-relabelled-person-typ",
         lambda w: signed(w, raw_token(w, header={"typ": "aa-person+jwt"}), "/person"),
@@ -1339,6 +1373,66 @@ CASES: Final[list[Case]] = [
         "invalid_request",
         headers=(("Allow", "GET, HEAD"),),
         only="server",
+    ),
+    sig(
+        "issuer-metadata-jwks-uri-on-another-host-not-admitted",
+        odd_issuer("odd_host"),
+        "invalid_key",
+        fetches=("odd-host-metadata",),
+        changes=NEW_ISSUER,
+    ),
+    # AAuth -11 §"JWKS Discovery and Caching": the document's issuer equals iss byte for byte
+    sig(
+        "issuer-metadata-issuer-with-a-trailing-slash",
+        odd_issuer("odd_slash"),
+        "issuer_mismatch",
+        fetches=("odd-slash-metadata",),
+        changes=NEW_ISSUER,
+    ),
+    sig(
+        "issuer-metadata-without-issuer",
+        odd_issuer("odd_none"),
+        "issuer_missing",
+        fetches=("odd-none-metadata",),
+        changes=NEW_ISSUER,
+    ),
+    # --- the token's own claims ------------------------------------------------------
+    sig(
+        "token-without-kid", lambda w: signed(w, raw_token(w, header={"kid": DROP})), "invalid_jwt"
+    ),
+    sig(
+        "token-without-dwk", lambda w: signed(w, raw_token(w, claims={"dwk": DROP})), "invalid_jwt"
+    ),
+    sig(
+        "token-dwk-of-another-type",
+        lambda w: signed(w, raw_token(w, claims={"dwk": "aauth-person.json"})),
+        "invalid_jwt",
+    ),
+    sig(
+        "token-without-exp", lambda w: signed(w, raw_token(w, claims={"exp": DROP})), "invalid_jwt"
+    ),
+    sig(
+        "token-without-cnf", lambda w: signed(w, raw_token(w, claims={"cnf": DROP})), "invalid_jwt"
+    ),
+    sig(
+        "token-iss-with-a-trailing-slash",
+        lambda w: signed(w, raw_token(w, claims={"iss": w.ap.issuer + "/"})),
+        "invalid_jwt",
+    ),
+    sig(
+        "token-sub-on-another-domain",
+        lambda w: signed(w, raw_token(w, claims={"sub": "aauth:assistant@evil.example"})),
+        "invalid_jwt",
+    ),
+    sig(
+        "agent-token-lifetime-over-24h",
+        lambda w: signed(w, raw_token(w, claims={"exp": NOW + 86_400 + 600})),
+        "invalid_jwt",
+    ),
+    sig(
+        "token-exp-a-string",
+        lambda w: signed(w, raw_token(w, claims={"exp": str(NOW + 600)})),
+        "invalid_jwt",
     ),
     # --- session-token mode ------------------------------------------------------------
     Case(
