@@ -22,8 +22,13 @@ that reach every https identifier through their transport map.
 
 Interface (stable; the binding test modules import it): :class:`ResourceBindingAdapter`,
 :func:`echo_response`, :class:`EchoApp`, :data:`Clock`, :class:`MovableClock`,
-:data:`CALL_TIMEOUT`, :data:`FETCH_TIMEOUT`, :data:`RESOURCE`, :data:`ROUTES`,
-:class:`BindingWorld`, :func:`binding_world`, :func:`identity_facts`.
+:data:`CALL_TIMEOUT`, :data:`FETCH_TIMEOUT`, :data:`RESOURCE`, :data:`INTERACTION_URL`,
+:data:`ROUTES` (:class:`Routes`), :class:`BindingWorld`, :func:`binding_world`,
+:func:`build_server`, :func:`build_policies`, :func:`identity_facts`.
+
+Server settings for every binding: development loopback egress, ``retry_after=0``,
+``interaction_url``, ``public_paths=("/public",)``; a scenario adds its own
+(``binding_world(adapter, server_options={...})``, e.g. ``session_rotate_after``).
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ __all__ = [
     "EchoApp",
     "MovableClock",
     "ResourceBindingAdapter",
+    "Routes",
     "binding_world",
     "build_policies",
     "build_server",
