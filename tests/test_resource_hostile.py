@@ -646,6 +646,32 @@ def odd_issuer(name: str) -> Callable[[World], HttpRequest]:
     return build
 
 
+BODY: Final = b'{"amount":1}'
+BODY_SHA256: Final = base64.b64encode(hashlib.sha256(BODY).digest()).decode()
+
+
+def digest_post(content_digest: str, sent: bytes = BODY) -> Callable[[World], HttpRequest]:
+    """A POST of :data:`BODY` whose signature covers the given ``Content-Digest`` text (as a
+    peer's own serialiser wrote it); ``sent`` is the body that arrives."""
+
+    def build(world: World) -> HttpRequest:
+        headers = (
+            ("Content-Type", "application/json"),
+            ("Content-Digest", content_digest),
+            ("Signature-Key", jwt_member(world.token)),
+        )
+        request = sign_message(
+            HttpRequest("POST", RESOURCE + "/agent", headers, BODY),
+            world.agent_key,
+            label="sig",
+            components=(*FOUR, "content-type", "content-digest"),
+            created=NOW,
+        )
+        return HttpRequest("POST", request.url, request.headers, sent)
+
+    return build
+
+
 MALLORY: Final = "aauth:mallory@agent.example"
 
 
@@ -931,6 +957,27 @@ CASES: Final[list[Case]] = [
     sig(
         "content-digest-header-removed-while-covered",
         lambda w: replace(with_body(w), "Content-Digest", None),
+        "invalid_signature",
+    ),
+    # RFC 9530: the digest is recomputed (digest [AMBIG-28]); every algorithm we know must
+    # match, one we do not know is ignored, and only unknown ones leave the body unchecked
+    sig(
+        "content-digest-only-an-unknown-algorithm",
+        digest_post("md5=:AAAA:"),
+        "invalid_request",
+    ),
+    sig(
+        "content-digest-a-second-known-algorithm-wrong",
+        digest_post(f"sha-256=:{BODY_SHA256}:, sha-512=:AAAA:"),
+        "invalid_signature",
+    ),
+    accepted(
+        "accepted-content-digest-with-an-extra-unknown-algorithm-rfc9530",
+        digest_post(f"sha-256=:{BODY_SHA256}:, md5=:AAAA:"),
+    ),
+    sig(
+        "body-changed-under-a-digest-with-an-extra-unknown-algorithm",
+        digest_post(f"sha-256=:{BODY_SHA256}:, md5=:AAAA:", b'{"amount":9}'),
         "invalid_signature",
     ),
     sig(
@@ -1468,6 +1515,29 @@ CASES: Final[list[Case]] = [
         changes=(("sessions", 1), ("secrets", 1)),
         only="server",
         then=not_inherited,
+    ),
+    sig(
+        "authorization-aauth-in-lower-case-not-covered",
+        lambda w: signed(w, _tok(w), "/session").with_headers([("Authorization", "aauth st-1")]),
+        "invalid_input",
+        signature_error=required_input(*FOUR, "authorization"),
+    ),
+    Case(
+        "session-authorization-two-field-lines",
+        lambda w: signed(
+            w,
+            _tok(w),
+            "/session",
+            headers=(("Authorization", "AAuth st-1"), ("Authorization", "Bearer x")),
+        ),
+        400,
+        "invalid_request",
+    ),
+    Case(
+        "session-authorization-tab-separated-and-not-covered",
+        lambda w: signed(w, _tok(w), "/session").with_headers([("Authorization", "AAuth\tst-1")]),
+        400,
+        "invalid_request",
     ),
     Case(
         "session-authorization-two-credentials",
