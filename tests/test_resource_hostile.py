@@ -622,6 +622,20 @@ def resource_token(world: World) -> str:
     )
 
 
+def replayed_challenge(path: str) -> Callable[[World], HttpRequest]:
+    """A person-token POST whose first use is answered with a resource token (``/auth``:
+    401; ``/deferred``: 202, the call held), then sent again."""
+
+    def build(world: World) -> HttpRequest:
+        request = post(world, world.person_token(), path)
+        response, runs = serve_call(world, request, NOW)
+        assert (response.status, runs) in ((401, 0), (202, 0)), response
+        assert (response.header("AAuth-Requirement") or "").startswith("requirement=auth-token")
+        return request
+
+    return build
+
+
 def replayed_person_request(world: World) -> HttpRequest:
     """A person-token POST accepted once; then a newer person token (jti pt-2) is
     verified; then the first request is replayed: the resource's record must stay pt-2."""
@@ -945,6 +959,20 @@ CASES: Final[list[Case]] = [
     sig(
         "replayed-person-token-request-after-a-newer-person-token",
         replayed_person_request,
+        "invalid_signature",
+        changes=REPLAY_CHECKED,
+    ),
+    # a replayed state-changing request is refused even when its first use was answered
+    # with a challenge: no second resource token, no second held call
+    sig(
+        "replayed-person-token-POST-on-an-auth-token-route",
+        replayed_challenge("/auth/x"),
+        "invalid_signature",
+        changes=REPLAY_CHECKED,
+    ),
+    sig(
+        "replayed-person-token-POST-on-the-deferred-route",
+        replayed_challenge("/deferred/x"),
         "invalid_signature",
         changes=REPLAY_CHECKED,
     ),
