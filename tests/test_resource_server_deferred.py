@@ -15,9 +15,10 @@ from aauth.agent import Purpose
 from aauth.errors import LocalError
 from aauth.http import HttpRequest, HttpResponse
 from aauth.keys import Ed25519Key
-from aauth.resource import AccessMode, CallApp, ResourcePolicy, Respond
+from aauth.resource import AccessMode, CallApp, Fetch, ResourcePolicy, Respond
 from aauth.tokens import build_auth_token, build_person_token
 from tests.fakes import T0
+from tests.fakes._common import origin_of
 from tests.test_resource_server import (
     RESOURCE,
     ServerWorld,
@@ -321,3 +322,97 @@ def test_exchange_drives_to_respond_for_a_replayed_result() -> None:
     world.clock.advance(1)
     exchange = world.server.receive(signed(world, token, location), world.now())
     assert drive(world, exchange, world.now()).status == 200
+
+
+def test_total_held_bytes_are_bounded() -> None:
+    world = deferred_world(max_held_bytes=20)
+    hold(world, body=b"x" * 15)
+    world.clock.advance(1)
+    over = world.handle(
+        signed(
+            world,
+            person_token(world),
+            "/deferred",
+            method="POST",
+            body=b"y" * 10,
+            headers=JSON_BODY,
+        ),
+        world.now(),
+    )
+    assert over.status == 401  # no room: the 401 form
+    world.clock.advance(600)  # the first held call expires: room again
+    hold(world, body=b"y" * 10)
+    assert world.server._held.held_bytes == 10
+
+
+def test_a_result_too_big_to_keep_is_sent_but_not_replayed() -> None:
+    world = deferred_world(max_held_bytes=100)
+    location = hold(world, body=b"{}").header("location")
+    assert location is not None
+    token = auth_token(world)
+    first = poll(world, location, token)
+    assert first.status == 200 and len(first.body) > 100
+    assert poll(world, location, token).status == 410
+    assert world.server.held_calls == 0 and world.server._held.held_bytes == 0
+
+
+def test_a_kept_result_is_charged_instead_of_the_request() -> None:
+    world = deferred_world()
+    location = hold(world, body=b"z" * 50).header("location")
+    assert location is not None
+    assert world.server._held.held_bytes == 50
+    response = poll(world, location, auth_token(world))
+    assert world.server._held.held_bytes == len(response.body)
+
+
+def test_a_call_that_expires_while_the_app_runs_is_not_kept() -> None:
+    world = deferred_world(pending_lifetime=30)
+    location = hold(world).header("location")
+    assert location is not None
+    token = auth_token(world)
+    world.clock.advance(1)
+    running = world.server.receive(signed(world, token, location), world.now())
+    call = running.next_action()
+    while not isinstance(call, CallApp):
+        call = world.serve_fetch(call, running, world.now())  # type: ignore[arg-type]
+    world.clock.advance(30)
+    assert poll(world, location, token).status == 410  # expired meanwhile: dropped
+    done = running.app_responded(HttpResponse(200, body=b"late"), now=world.now())
+    assert isinstance(done, Respond) and done.response.body == b"late"
+    assert world.server.held_calls == 0 and world.server._held.held_bytes == 0
+
+
+def test_a_poll_resuming_after_its_call_expired_is_gone() -> None:
+    world = deferred_world(pending_lifetime=7200)
+    location = hold(world).header("location")
+    assert location is not None
+    world.clock.advance(3601)  # keys stale: the poll fetches first
+    waiting = world.server.receive(signed(world, auth_token(world), location), world.now())
+    fetch = waiting.next_action()
+    assert isinstance(fetch, Fetch)
+    later = world.now() + 3600
+    answer = world.handlers[origin_of(fetch.dial_url)](HttpRequest("GET", fetch.dial_url), later)
+    after = waiting.fetched(fetch.url, answer.status, answer.headers, answer.body, now=later)
+    assert isinstance(after, Respond) and after.response.status == 410
+    assert world.calls == []
+
+
+def test_held_calls_store_drops_only_what_it_holds() -> None:
+    from aauth.resource.held import HeldCall, HeldCalls, HeldKind
+
+    store = HeldCalls(max_calls=2, max_body=10, max_bytes=10)
+    call = HeldCall(
+        id="a" * 16,
+        kind=HeldKind.DEFERRED,
+        policy=ResourcePolicy(mode=AccessMode.AUTH_TOKEN),
+        thumbprint="t",
+        agent=None,
+        request=HttpRequest("POST", RESOURCE + "/x", body=b"12345"),
+        requirement=AuthTokenRequired(resource_token="rt"),
+        expires_at=T0 + 10,
+    )
+    assert store.add(call, now=T0) and store.held_bytes == 5
+    store.drop(call)
+    store.drop(call)  # twice: nothing more to release
+    assert store.held_bytes == 0 and len(store) == 0
+    assert not store.store_result(call, HttpResponse(200), jti="j", expires_at=T0, now=T0)

@@ -17,6 +17,8 @@ from aauth.interaction import normalize_interaction_code
 from aauth.keys import Ed25519Key
 from aauth.resource import (
     AccessMode,
+    Exchange,
+    Fetch,
     MemorySessionStore,
     ResourcePolicy,
     SessionRecord,
@@ -26,6 +28,7 @@ from tests.test_resource_server import (
     RESOURCE,
     ServerWorld,
     default_policies,
+    drive,
     make_agent,
     run_agent,
     signed,
@@ -304,3 +307,21 @@ def test_session_token_from_the_interaction_route_rotates_too() -> None:
 def test_session_options_are_checked(options: dict[str, Any]) -> None:
     with pytest.raises(LocalError):
         session_world(**options)
+
+
+def test_concurrent_polls_complete_an_interaction_once() -> None:
+    world = session_world(pending_lifetime=7200)
+    location, requirement = start_interaction(world)
+    world.server.approve_interaction(requirement.code, now=world.now())
+    world.clock.advance(3601)  # the agent provider's keys are stale: polls fetch them again
+
+    def poll_exchange() -> Exchange:
+        token = world.ap.mint(world.agent_key, now=world.now())
+        return world.server.receive(signed(world, token, location), world.now())
+
+    waiting = poll_exchange()
+    assert isinstance(waiting.next_action(), Fetch)
+    first = poll_exchange()
+    assert drive(world, first, world.now()).status == 200
+    assert drive(world, waiting, world.now()).status == 410
+    assert len(world.calls) == 1

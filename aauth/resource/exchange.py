@@ -98,10 +98,10 @@ class Exchange:
         token = None if action.identity is None else action.identity.token
         # capture=True is asked only for a deferred call, run for a verified auth token
         assert held is not None and isinstance(token, AuthToken)
-        held.result = response
-        held.result_jti = token.jti
-        held.expires_at = token.exp
-        held.state = HeldState.DONE
+        # digest §1.4: kept until the auth token's exp, replayed to the same token
+        self._server._held.store_result(
+            held, response, jti=token.jti, expires_at=token.exp, now=now
+        )
         self._action = Respond(response)
         return self._action
 
@@ -154,6 +154,9 @@ class Exchange:
         server = self._server
         policy = self._policy
         assert policy is not None
+        held = self._held
+        if held is not None and server._held.get(held.id, now=now) is not held:
+            return Respond(gone())  # it expired (or finished) while this poll fetched keys
         outcome = server.verifier.check(self.request, now, policy=policy)
         if isinstance(outcome, NeedFetch):
             if self._fetches >= server.max_fetches:
@@ -163,7 +166,6 @@ class Exchange:
             # a pending fetch (another exchange asked first) is fetched again: the cache
             # takes a duplicate answer like the first
             return server._fetch(outcome)
-        held = self._held
         if held is not None:
             return self._poll(held, outcome, now)
         if isinstance(outcome, Verified):
@@ -248,10 +250,14 @@ class Exchange:
         server = self._server
         if identity.agent != held.agent:
             return Respond(problem("invalid_request", "another agent's pending request", 403))
-        if held.state is HeldState.PENDING:
+        state = held.state
+        if state is HeldState.PENDING:
             return server._pending_response(held, self.request)
+        if state is HeldState.DONE:
+            return Respond(gone())  # a concurrent poll completed it
+        held.state = HeldState.DONE
         server._held.drop(held)  # terminal: later polls get 410
-        if held.state is HeldState.DENIED:
+        if state is HeldState.DENIED:
             return Respond(problem("denied", "the user did not approve the session", 403))
         assert identity.agent is not None
         record = server._new_session(identity.agent, held.policy.scope, now)

@@ -119,6 +119,8 @@ class ResourceServer:
     :param max_held: the most calls held at once; beyond it (and for a body larger than
         ``max_held_body``) a deferred route answers the ``401`` form instead.
     :param max_held_body: the largest request body held.
+    :param max_held_bytes: the most body bytes held in all (held requests and stored
+        deferred results); a result that does not fit is sent but not kept for replay.
     :param interaction_url: the https page (no query, no fragment) where the user completes
         a session interaction (``url`` of ``requirement=interaction``); REQUIRED when a
         route has ``session_interaction``.
@@ -156,6 +158,7 @@ class ResourceServer:
         pending_lifetime: int = 600,
         max_held: int = 1_000,
         max_held_body: int = 1_048_576,
+        max_held_bytes: int = 33_554_432,
         interaction_url: str | None = None,
         interaction_runs_call: bool = True,
         session_store: SessionStore | None = None,
@@ -174,6 +177,7 @@ class ResourceServer:
             (metadata_max_age, "metadata_max_age"),
             (pending_lifetime, "pending_lifetime"),
             (max_held, "max_held"),
+            (max_held_bytes, "max_held_bytes"),
             (session_lifetime, "session_lifetime"),
         ):
             _int_at_least(value, name)
@@ -220,7 +224,7 @@ class ResourceServer:
         self.session_lifetime = session_lifetime
         self.session_rotate_after = session_rotate_after
         self.session_grace = session_grace
-        self._held = HeldCalls(max_calls=max_held, max_body=max_held_body)
+        self._held = HeldCalls(max_calls=max_held, max_body=max_held_body, max_bytes=max_held_bytes)
         policies = list(verifier.policies.values())
         if any(p.session_interaction for p in policies):
             if interaction_url is None:
