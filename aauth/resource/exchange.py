@@ -253,10 +253,10 @@ class Exchange:
         state = held.state
         if state is HeldState.PENDING:
             return server._pending_response(held, self.request)
-        if state is HeldState.DONE:
-            return Respond(gone())  # a concurrent poll completed it
+        # terminal: dropped, so later polls (and a concurrent one resuming after a fetch,
+        # see _decide) get 410
         held.state = HeldState.DONE
-        server._held.drop(held)  # terminal: later polls get 410
+        server._held.drop(held)
         if state is HeldState.DENIED:
             return Respond(problem("denied", "the user did not approve the session", 403))
         assert identity.agent is not None
