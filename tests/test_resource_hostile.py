@@ -1746,6 +1746,27 @@ def test_hostile_request(case: Case, runner: str) -> None:
     assert tuple(world.refused_dials[refused:]) == tuple(world.url(n) for n in case.refused)
 
 
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_a_request_signed_for_another_resource_is_not_accepted(runner: str) -> None:
+    """The covered ``@authority`` binds a signature to its target (digest §2). An agent
+    token has no ``aud``, so a request the agent signed for another resource, arriving
+    here with that resource's ``Host`` (virtual hosting, a shared proxy), must not verify
+    as a request to this one. Only refusal and no trace are asserted, not the code."""
+    world = World()
+    world.warm()
+    request = sign_request(
+        HttpRequest("GET", "https://other-resource.example/agent"),
+        world.agent_key,
+        signature_key=world.token,
+        created=NOW,
+    )
+    before = world.trace()
+    answer = RUNNERS[runner](world, request, NOW)
+    assert answer.verified is None, "accepted a request signed for another resource"
+    assert answer.response is not None and answer.response.status in (400, 401, 403, 421)
+    assert world.trace() == before
+
+
 def test_case_ids_are_unique_and_the_table_is_large() -> None:
     ids = [case.id for case in CASES]
     assert len(ids) == len(set(ids))
