@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 import httpx
@@ -625,6 +626,37 @@ def mixed_modes(adapter: ResourceBindingAdapter) -> None:
         assert len(world.person_server.person_tokens) == 1
 
 
+def concurrent_agents(adapter: ResourceBindingAdapter) -> None:
+    """Six agents (distinct keys) call at once, from threads, a fresh resource: the first
+    discovery fetches race, person and auth flows interleave, and every call comes back
+    to its own agent with its own identity; the app runs once per call."""
+    count = 6
+    with binding_world(adapter) as world:
+        agents = [world.agent(key_name=f"agent-{n}") for n in range(count)]
+
+        def run(n: int) -> list[dict[str, Any]]:
+            with world.client(agents[n]) as client:
+                first = client.get(world.url(f"{ROUTES.agent}/{n}"))
+                second = client.get(world.url(f"{ROUTES.auth}/{n}"))
+            return [_echo(first), _echo(second)]
+
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            results = list(pool.map(run, range(count)))
+        calls: list[int] = []
+        for n, (plain, authorized) in enumerate(results):
+            thumbprint = world.agent_provider.agent_key(f"agent-{n}").public_key.thumbprint
+            assert plain["path"] == f"{ROUTES.agent}/{n}"
+            assert plain["identity"]["thumbprint"] == thumbprint
+            assert authorized["path"] == f"{ROUTES.auth}/{n}"
+            assert authorized["identity"]["thumbprint"] == thumbprint
+            assert authorized["identity"]["scope"] == "data.read"
+            calls += [plain["calls"], authorized["calls"]]
+        assert sorted(calls) == list(range(1, 2 * count + 1))
+        assert len(world.person_server.auth_tokens) == count
+        fetched = _paths(world.agent_provider.requests).count("GET /jwks.json")
+        assert 1 <= fetched <= count
+
+
 def metadata_and_jwks(adapter: ResourceBindingAdapter) -> None:
     """``/.well-known/aauth-resource.json`` and the JWKS it names are served to anyone (the
     app never runs); an unknown path is ``404``."""
@@ -704,6 +736,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     query_covered,
     repeated_get,
     mixed_modes,
+    concurrent_agents,
     metadata_and_jwks,
     refused,
 )
