@@ -96,7 +96,6 @@ POLICIES: Final = {
 }
 INTERACTION_URL: Final = RESOURCE + "/interact"
 
-SIGNATURE_HEADERS: Final = ("Signature", "Signature-Input", "Signature-Key")
 #: Never on a 403 (digest §2 "Access denials"), nor on a requirement challenge.
 SIGNATURE_ONLY: Final = ("Signature-Error", "Accept-Signature-Scheme", "Accept-Signature-Alg")
 REQUIREMENTS: Final = frozenset({"agent-token", "person-token", "auth-token"})
@@ -2289,3 +2288,24 @@ def test_mutation_bases_verify() -> None:
     world.warm()
     for request, _ in _mutation_bases(world):
         assert isinstance(world.check(request), Verified), request
+
+
+def test_a_full_held_store_falls_back_to_the_401_form_without_a_trace() -> None:
+    """``max_held`` bounds what valid callers can make the server hold (AAuth -11: pending
+    URLs cost state); past it the deferred route answers the ``401`` form and holds
+    nothing (the pending id drawn before the store refused is discarded)."""
+    world = World()
+    world.warm()
+    world.server = ResourceServer(
+        world.verifier,
+        new_secret=lambda: world._draw(f"bounded-{len(world.drawn):016d}"),
+        interaction_url=INTERACTION_URL,
+        max_held=1,
+    )
+    hold(world, "deferred")
+    before = world.trace()
+    second = post(world, world.person_token(), "/deferred/again")
+    response, runs = serve_call(world, second, NOW)
+    assert (response.status, runs, code_of(response)) == (401, 0, "auth-token")
+    assert world.server.held_calls == 1
+    assert world.trace() == before.but(issued=1, secrets=1)  # the 401 form's resource token
