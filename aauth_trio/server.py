@@ -12,8 +12,11 @@ Per connection, one loop: read a request (bounded in size and time), convert it 
 HTTP client after egress admission of every resolved address, ``CallApp`` through the handler,
 ``Respond`` on the wire), keep the connection alive when both sides allow it. Nothing a client
 sends can end the server: bad HTTP is a ``400``, an oversized head ``431``, an oversized body
-``413``, a request that does not arrive in time ``408``, an application or engine failure
-``500``; each of these closes the connection.
+``413``, a request that does not arrive in time ``408`` (each of these closes the connection,
+after a short drain so the client reads the answer); an application or engine failure is a
+logged ``500``; a connection beyond ``max_connections`` gets ``503``. TLS: serve
+``trio.SSLListener`` listeners with :meth:`AAuthServer.serve_listeners` (the engine then sees
+``https`` URLs), or terminate TLS in front and pass ``scheme="https"``.
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ def _refusal(egress: EgressPolicy, address: str) -> str | None:
     reason names no address."""
     try:
         check_resolved_address(address, egress)
-    except (AAuthError, LocalError):  # EgressError, or not an IP address at all
+    except AAuthError:  # EgressError, or (LocalError) not an IP address at all
         return "egress admission refused an address the host resolves to"
     return None
 
