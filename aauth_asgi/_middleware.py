@@ -5,6 +5,7 @@ of any ASGI application — conversions plus one loop over the exchange's action
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -158,9 +159,14 @@ class AAuthMiddleware:
     :param app: the ASGI application.
     :param server: the resource engine (identifier, keys, routes, stores).
     :param clock: Unix time in seconds; ``int(clock())`` is the engine's ``now``.
-    :param fetch_client: an ``httpx.AsyncClient`` for the engine's fetches (no proxy: each
-        fetch connects to an address that passed egress admission). By default a new client
-        per fetch, ignoring proxy environment variables. The middleware never closes it.
+    :param fetch_client: an ``httpx.AsyncClient`` of your own for the engine's fetches
+        (tests, or a client that enforces egress itself). The host is still resolved and
+        its addresses admitted first, but the client then connects by itself, without
+        pinning the admitted address. By default each fetch has a transport of its own that
+        connects only to the admitted addresses (no proxy, no second lookup). The middleware
+        never closes a given client.
+    :param fetch_ssl_context: TLS trust for the default fetch transport (default: the
+        system store).
     :param max_body: largest request body read; a larger one (by ``Content-Length`` or by
         what arrives) is answered ``413`` before the engine sees the request.
     :param max_captured_body: largest application answer buffered for a deferred call; a
@@ -169,9 +175,11 @@ class AAuthMiddleware:
     Fetches follow the engine's :class:`~aauth.resource.Fetch`: ``dial_url`` with
     ``timeout`` for the whole fetch, at most ``max_bytes`` of body, no redirects, and
     before connecting every address of the host checked with
-    :func:`aauth.discovery.check_resolved_address` under ``egress``; any failure goes back
-    as ``exchange.fetch_failed``. Nothing secret is logged: the ``aauth_asgi`` logger
-    records fetch failures (their reason) and exceptions of a deferred application run.
+    :func:`aauth.discovery.check_resolved_address` under ``egress`` (digest §3.6); the
+    connection goes to an admitted address while ``Host``, SNI and the certificate check
+    keep the name. Any failure goes back as ``exchange.fetch_failed``. Nothing secret is
+    logged: the ``aauth_asgi`` logger records fetch failures (their reason) and exceptions
+    of a deferred application run.
     """
 
     def __init__(
@@ -181,6 +189,7 @@ class AAuthMiddleware:
         *,
         clock: Callable[[], float] = time.time,
         fetch_client: httpx.AsyncClient | None = None,
+        fetch_ssl_context: ssl.SSLContext | None = None,
         max_body: int = DEFAULT_MAX_BODY,
         max_captured_body: int = DEFAULT_MAX_CAPTURED_BODY,
     ) -> None:
@@ -192,6 +201,8 @@ class AAuthMiddleware:
             raise LocalError("clock must be callable")
         if fetch_client is not None and not isinstance(fetch_client, httpx.AsyncClient):
             raise LocalError("fetch_client must be an httpx.AsyncClient")
+        if fetch_ssl_context is not None and not isinstance(fetch_ssl_context, ssl.SSLContext):
+            raise LocalError("fetch_ssl_context must be an ssl.SSLContext")
         for name, value in (("max_body", max_body), ("max_captured_body", max_captured_body)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise LocalError(f"{name} must be an int >= 0")
@@ -199,6 +210,7 @@ class AAuthMiddleware:
         self.server = server
         self.clock = clock
         self.fetch_client = fetch_client
+        self.fetch_ssl_context = fetch_ssl_context
         self.max_body = max_body
         self.max_captured_body = max_captured_body
 
@@ -256,6 +268,7 @@ class AAuthMiddleware:
                 egress=action.egress,
                 accept=action.accept,
                 client=self.fetch_client,
+                ssl_context=self.fetch_ssl_context,
             )
         except FetchFailure as failure:
             _log.info("aauth fetch (%s) failed: %s", action.purpose, failure.reason)

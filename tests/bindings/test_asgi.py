@@ -3,22 +3,30 @@ scenarios through a Starlette app served by uvicorn on 127.0.0.1."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import secrets
 import socket
+import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import anyio
+import httpcore
 import httpx
 import pytest
 import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -51,7 +59,7 @@ from aauth_asgi._convert import (
     send_response,
     to_http_request,
 )
-from aauth_asgi._fetch import FetchFailure, fetch
+from aauth_asgi._fetch import FetchFailure, PinnedBackend, fetch
 from aauth_httpx import AAuth
 from tests.bindings.harness import CALL_TIMEOUT, Clock, EchoApp
 from tests.bindings.scenarios import SCENARIOS, Scenario, scenario_id
@@ -276,7 +284,7 @@ def fake_resolver(
     return getaddrinfo
 
 
-async def test_fetch_pins_the_admitted_address(
+async def test_fetch_with_a_given_client_admits_the_addresses_first(
     anyio_backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
@@ -296,16 +304,16 @@ async def test_fetch_pins_the_admitted_address(
             timeout=5,
             max_bytes=100,
             egress=EgressPolicy(),
+            accept="application/jwk-set+json",
             client=client,
         )
     assert result.status == 200
     assert result.body == b'{"a":1}'
     assert ("cache-control", "max-age=60") in result.headers
     (request,) = seen
-    assert request.url == "https://93.184.215.14/.well-known/aauth-agent.json"
-    assert request.headers["host"] == "ap.test"
+    assert request.url == "https://ap.test/.well-known/aauth-agent.json"
+    assert request.headers["accept"] == "application/jwk-set+json"
     assert request.headers["accept-encoding"] == "identity"
-    assert request.extensions["sni_hostname"] == "ap.test"
 
 
 async def test_fetch_refuses_a_private_address_before_connecting(
@@ -336,34 +344,37 @@ async def test_fetch_refuses_loopback_unless_development(anyio_backend: str) -> 
     assert (result.status, result.body) == (200, b"{}")
 
 
-async def test_fetch_tries_the_next_address_when_connecting_fails(
+async def test_fetch_connects_to_the_admitted_addresses_only(
     anyio_backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(anyio, "getaddrinfo", fake_resolver({"localhost": ["::1", "127.0.0.1"]}))
-    seen: list[str] = []
+    """The pinned transport never resolves the name itself: it dials the admitted addresses
+    in order (127.0.0.2 refuses: nothing listens there) with the name in ``Host``."""
+    hosts: list[str | None] = []
 
-    async def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request.url.host)
-        if request.url.host == "::1":
-            raise httpx.ConnectError("refused", request=request)
-        return httpx.Response(404, stream=httpx.ByteStream(b"nope"))
+    def document(request: HttpRequest, now: int) -> HttpResponse:
+        hosts.append(request.header("host"))
+        return HttpResponse(404, [], b"nope")
 
-    async with mock_client(handler) as client:
-        result = await fetch(
-            "http://localhost:9/x", timeout=5, max_bytes=9, egress=LOOPBACK, client=client
+    with serve(document, time.time) as served:
+        url = f"http://ap.test:{served.port}/x"
+        monkeypatch.setattr(
+            anyio, "getaddrinfo", fake_resolver({"ap.test": ["127.0.0.2", "127.0.0.1"]})
         )
-    assert seen == ["::1", "127.0.0.1"]
-    assert (result.status, result.body) == (404, b"nope")
-    monkeypatch.setattr(anyio, "getaddrinfo", fake_resolver({"localhost": ["127.0.0.1"]}))
-
-    async def refused(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused", request=request)
-
-    async with mock_client(refused) as client:
+        result = await fetch(url, timeout=5, max_bytes=9, egress=LOOPBACK)
+        monkeypatch.setattr(anyio, "getaddrinfo", fake_resolver({"ap.test": ["127.0.0.2"]}))
         with pytest.raises(FetchFailure, match="request failed: ConnectError"):
-            await fetch(
-                "http://localhost:9/x", timeout=5, max_bytes=9, egress=LOOPBACK, client=client
-            )
+            await fetch(url, timeout=5, max_bytes=9, egress=LOOPBACK)
+    assert (result.status, result.body) == (404, b"nope")
+    assert hosts == [f"ap.test:{served.port}"]
+
+
+async def test_the_pinned_backend_refuses_the_rest(anyio_backend: str) -> None:
+    backend = PinnedBackend(["127.0.0.1"])
+    with pytest.raises(httpcore.ConnectError, match="unix sockets"):
+        await backend.connect_unix_socket("/tmp/socket")
+    await backend.sleep(0)
+    with pytest.raises(LocalError, match="at least one address"):
+        PinnedBackend([])
 
 
 async def test_fetch_failures(anyio_backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -623,6 +634,8 @@ def test_constructor_checks() -> None:
         AAuthMiddleware(Recorder(), server, clock=1.0)  # type: ignore[arg-type]
     with pytest.raises(LocalError, match="fetch_client"):
         AAuthMiddleware(Recorder(), server, fetch_client=object())  # type: ignore[arg-type]
+    with pytest.raises(LocalError, match="fetch_ssl_context"):
+        AAuthMiddleware(Recorder(), server, fetch_ssl_context="ca.pem")  # type: ignore[arg-type]
     for bad in (-1, True, 1.5):
         with pytest.raises(LocalError, match="max_body"):
             AAuthMiddleware(Recorder(), server, max_body=bad)  # type: ignore[arg-type]
@@ -887,14 +900,17 @@ def echo_app(echo: EchoApp) -> Starlette:
 
 
 @contextmanager
-def serve_asgi(app: Any) -> Iterator[str]:
+def serve_asgi(app: Any, **options: Any) -> Iterator[str]:
     """Serve the ASGI ``app`` with uvicorn on 127.0.0.1 (a port the OS picks) in a
-    background thread; yield ``http://127.0.0.1:PORT``; stop and join on exit."""
+    background thread; yield ``http://127.0.0.1:PORT``; stop and join on exit. ``options``
+    go to ``uvicorn.Config`` (``ssl_certfile`` ...)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="auto", timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="auto", timeout_graceful_shutdown=2, **options
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-resource", daemon=True
@@ -962,3 +978,60 @@ def test_answers_stream_through_under_uvicorn() -> None:
     assert first == b"data: one\n\n"
     assert rest == b"data: two\n\n"
     assert too_big.status_code == 413
+
+
+def certificate_for(host: str, folder: Path) -> tuple[Path, Path, str]:
+    """A self-signed certificate for the DNS name ``host``: (cert file, key file, PEM)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    (folder / "cert.pem").write_bytes(pem)
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return folder / "cert.pem", folder / "key.pem", pem.decode()
+
+
+async def test_an_https_fetch_goes_to_the_admitted_address_with_the_name_verified(
+    anyio_backend: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """TLS to the pinned address: SNI and certificate check use the URL's host name, the
+    TCP connection the address that passed egress admission (no second DNS lookup)."""
+    cert, key, pem = certificate_for("ap.test", tmp_path)
+    hosts: list[str] = []
+
+    async def document(request: Request) -> Response:
+        hosts.append(request.headers["host"])
+        return Response(b'{"ok":true}', media_type="application/json")
+
+    app = Starlette(routes=[Route("/doc", document)])
+    resolved = {"ap.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]}
+    monkeypatch.setattr(anyio, "getaddrinfo", fake_resolver(resolved))
+    trusted = ssl.create_default_context(cadata=pem)
+    options: dict[str, Any] = {"timeout": 5, "max_bytes": 99, "egress": LOOPBACK}
+    with serve_asgi(app, ssl_certfile=str(cert), ssl_keyfile=str(key)) as base:
+        port = base.rsplit(":", 1)[1]
+        result = await fetch(f"https://ap.test:{port}/doc", ssl_context=trusted, **options)
+        with pytest.raises(FetchFailure, match="ConnectError"):  # the name is checked
+            await fetch(f"https://other.test:{port}/doc", ssl_context=trusted, **options)
+        with pytest.raises(FetchFailure, match="ConnectError"):  # not a public CA
+            await fetch(f"https://ap.test:{port}/doc", **options)
+    assert (result.status, result.body) == (200, b'{"ok":true}')
+    assert hosts == [f"ap.test:{port}"]
