@@ -58,7 +58,11 @@ DEFAULT_MAX_CAPTURED_BODY: Final = 1024 * 1024
 
 _log = logging.getLogger("aauth_asgi")
 
-_CAPTURE_EXTENSIONS: Final = ("http.response.trailers", "http.response.pathsend")
+_CAPTURE_EXTENSIONS: Final = (
+    "http.response.trailers",
+    "http.response.pathsend",
+    "http.response.zerocopy",
+)
 
 
 def _plain(status: int, text: str) -> HttpResponse:
@@ -280,7 +284,7 @@ class AAuthMiddleware:
     async def _capture(self, scope: Scope, receive: Receive) -> HttpResponse:
         extensions = scope.get("extensions")
         if isinstance(extensions, Mapping):
-            # the answer is stored as bytes: no trailers, no file sends
+            # the answer is stored as bytes: no trailers, no file sends (pathsend, zerocopy)
             scope["extensions"] = {
                 name: value for name, value in extensions.items() if name not in _CAPTURE_EXTENSIONS
             }

@@ -783,6 +783,7 @@ async def test_a_held_call_runs_the_original_request_buffered(anyio_backend: str
     extensions: dict[str, Any] = {
         "http.response.trailers": {},
         "http.response.pathsend": {},
+        "http.response.zerocopy": {},
         "tls": {},
     }
     sent = await call(middleware, http_scope("/pending/abc", extensions=extensions))
