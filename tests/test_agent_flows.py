@@ -166,6 +166,31 @@ def test_person_token_is_cached_per_resource_and_reused() -> None:
     assert again.presented() == [PERSON]
 
 
+def test_agent_token_challenge_after_a_person_token_keeps_it_for_other_routes() -> None:
+    agent = make_agent()
+    drive(
+        agent,
+        [
+            Step(Purpose.RESOURCE, challenge(PersonTokenRequired())),
+            *person_steps(),
+            Step(Purpose.RESOURCE, ok()),
+        ],
+    )
+    # an agent-token route of the same resource: the retry presents the agent token ...
+    mixed = drive(
+        agent,
+        [
+            Step(Purpose.RESOURCE, challenge(AgentTokenRequired())),
+            Step(Purpose.RESOURCE, ok()),
+        ],
+        now=T0 + 10,
+    )
+    assert mixed.presented() == [PERSON, AGENT]
+    # ... and the person token stays cached for the person-token routes
+    again = drive(agent, [Step(Purpose.RESOURCE, ok())], now=T0 + 20)
+    assert again.presented() == [PERSON]
+
+
 def test_auth_token_flow_401_checks_the_resource_token_and_exchanges_it() -> None:
     agent = make_agent()
     run = drive(
@@ -862,7 +887,7 @@ def test_needs_body_only_on_202_for_deliverable_answers(status: int) -> None:
     assert action.needs_body(202) is True
 
 
-def test_agent_token_challenge_while_presenting_a_person_token_drops_it() -> None:
+def test_agent_token_challenge_while_presenting_a_person_token_keeps_it() -> None:
     agent = make_agent()
     cached = check_person_token(
         person_token(), resource=RESOURCE, ps=PS, thumbprint=AGENT_KEY.thumbprint, now=T0
@@ -873,7 +898,8 @@ def test_agent_token_challenge_while_presenting_a_person_token_drops_it() -> Non
         [Step(Purpose.RESOURCE, challenge(AgentTokenRequired())), Step(Purpose.RESOURCE, ok())],
     )
     assert run.presented() == [PERSON, AGENT]
-    assert agent.store.subject(RESOURCE) is None
+    # the person token stays for the resource's person-token routes
+    assert agent.store.subject(RESOURCE) == "user-7f3c"
 
 
 def test_a_prompt_after_the_deadline_fails_instead() -> None:

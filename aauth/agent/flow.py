@@ -211,6 +211,7 @@ class AgentFlow:
     __slots__ = (
         "_after_sleep",
         "_agent",
+        "_agent_only",
         "_agent_retried",
         "_alg",
         "_credential",
@@ -263,6 +264,8 @@ class AgentFlow:
         self._presented: tuple[_Kind, bool] = (_Kind.AGENT, False)
         self._sig_retried: set[str] = set()
         self._agent_retried = False
+        # a route asked for the agent token: the retry presents it, whatever is cached
+        self._agent_only = False
         self._token_requests = 0
         self._slowdown = 0
 
@@ -672,7 +675,9 @@ class AgentFlow:
                 status=401,
             )
         self._agent_retried = True
-        self._forget(kind)
+        # the route wants the agent's own identity: present the agent token, keeping the
+        # person and auth tokens, which the resource's other routes may still want
+        self._agent_only = True
         if sent_session:
             self._store.drop_session_token(self._resource)
         return self._send(self._outgoing)
@@ -686,6 +691,7 @@ class AgentFlow:
                 "obtained",
                 status=401,
             )
+        self._agent_only = False
         self._forget(_Kind.PERSON)
         self._forget(_Kind.AUTH)
         return self._request_token(_Kind.PERSON, None)
@@ -709,14 +715,16 @@ class AgentFlow:
             now=self._now,
             subject=subject,
         )
+        self._agent_only = False
         self._forget(_Kind.AUTH)
         return self._request_token(_Kind.AUTH, facts)
 
     def _forget(self, kind: _Kind) -> None:
+        """Drop the person or auth token (the agent token is never forgotten)."""
         self._fresh.pop(kind, None)
         if kind is _Kind.PERSON:
             self._store.drop_person_token(self._resource)
-        elif kind is _Kind.AUTH:
+        else:
             self._store.drop_auth_token(self._resource)
 
     def _person_server(self, credential: AgentCredential) -> str:
@@ -911,6 +919,8 @@ class AgentFlow:
 
     def _resource_credential(self, credential: AgentCredential) -> tuple[_Kind, str]:
         """The best credential for the resource: auth token, person token, agent token."""
+        if self._agent_only:
+            return _Kind.AGENT, credential.token
         margin = self._limits.token_refresh_margin
         for kind in (_Kind.AUTH, _Kind.PERSON):
             fresh = self._fresh.get(kind)
