@@ -8,6 +8,7 @@ other ``test_resource_server_*`` modules.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -36,7 +37,7 @@ from aauth.agent import (
 from aauth.discovery import DiscoveryCache, EgressPolicy, FetchPurpose
 from aauth.errors import LocalError
 from aauth.http import HttpRequest, HttpResponse
-from aauth.keys import Ed25519Key
+from aauth.keys import EcP256Key, Ed25519Key
 from aauth.metadata import parse_resource_metadata
 from aauth.resource import (
     AccessMode,
@@ -101,11 +102,12 @@ class ServerWorld:
     fetches: list[Fetch] = field(default_factory=list)
     fetch_failures: set[str] = field(default_factory=set)
     app_status: int = 200
+    egress: EgressPolicy | None = None
 
     def __post_init__(self) -> None:
         self.ps = FakePersonServer(agent_providers=[self.ap])
         self.resource_key = Ed25519Key.from_seed(hashlib.sha256(b"resource").digest())
-        self.cache = DiscoveryCache()
+        self.cache = DiscoveryCache() if self.egress is None else DiscoveryCache(egress=self.egress)
         self.verifier = ResourceVerifier(
             RESOURCE,
             self.resource_key,
@@ -196,7 +198,7 @@ def signed(
     method: str = "GET",
     body: bytes = b"",
     headers: tuple[tuple[str, str], ...] = (),
-    key: Ed25519Key | None = None,
+    key: Ed25519Key | EcP256Key | None = None,
     created: int | None = None,
     components: tuple[str, ...] | None = None,
 ) -> HttpRequest:
@@ -646,3 +648,77 @@ def test_the_documented_binding_loop_runs(world: ServerWorld) -> None:
     token = other.ap.mint(other.agent_key, now=T0)
     refused = handle(signed(other, token, "/agent"), other.app, http_get, other.clock)
     assert refused.status == 401
+
+
+# --------------------------------------------------------------------------- authority
+
+
+def test_a_request_for_another_authority_is_misdirected(world: ServerWorld) -> None:
+    token = world.ap.mint(world.agent_key, now=T0)
+    elsewhere = sign_request(
+        HttpRequest("GET", "https://other.example/agent"),
+        world.agent_key,
+        signature_key=token,
+        created=T0,
+    )
+    response = world.handle(elsewhere, T0)
+    assert response.status == 421 and response.header("signature-error") is None
+    assert world.fetches == [] and world.calls == []
+    # the default port and the case of the host do not matter (RFC 9421 §2.2.3)
+    for url in ("https://resource.example:443/agent", "https://RESOURCE.example/agent"):
+        request = sign_request(
+            HttpRequest("GET", url), world.agent_key, signature_key=token, created=T0
+        )
+        assert world.handle(request, T0).status == 200
+
+
+def test_extra_and_loopback_authorities() -> None:
+    extra = ServerWorld(verifier_options={"authorities": ("API.example:8443", "alias.example:443")})
+    assert extra.verifier.authorities == {"resource.example", "api.example:8443", "alias.example"}
+    token = extra.ap.mint(extra.agent_key, now=T0)
+    for url, status in (
+        ("https://api.example:8443/agent", 200),
+        ("https://alias.example/agent", 200),
+        ("http://127.0.0.1:9999/agent", 421),
+    ):
+        request = sign_request(
+            HttpRequest("GET", url), extra.agent_key, signature_key=token, created=T0
+        )
+        assert extra.handle(request, T0).status == status, url
+    dev = ServerWorld(egress=EgressPolicy(allow_insecure_loopback_for_development=True))
+    for url in ("http://127.0.0.1:9999/agent", "http://localhost/agent", "http://[::1]:1/agent"):
+        request = sign_request(
+            HttpRequest("GET", url), dev.agent_key, signature_key=token, created=T0
+        )
+        assert dev.handle(request, T0).status == 200, url
+    with pytest.raises(LocalError):
+        ServerWorld(verifier_options={"authorities": ("",)})
+    with pytest.raises(LocalError):
+        ResourceVerifier("not a url", dev.resource_key, "k", default_policies(), DiscoveryCache())
+
+
+def test_a_malleated_ecdsa_replay_is_still_a_replay() -> None:
+    world = ServerWorld()
+    key = EcP256Key.from_private_value(12345678901234567890)
+    token = world.ap.mint(key, now=T0)
+    post = signed(
+        world,
+        token,
+        "/agent",
+        method="POST",
+        body=b"{}",
+        headers=(("Content-Type", "application/json"),),
+        key=key,
+    )
+    assert world.handle(post, T0).status == 200
+    label, value = post.header("signature").split("=", 1)  # type: ignore[union-attr]
+    raw = base64.b64decode(value.strip(":"))
+    n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+    s = int.from_bytes(raw[32:], "big")
+    twin = raw[:32] + (n - s).to_bytes(32, "big")
+    replay = post.without_headers(["Signature"]).with_headers(
+        [("Signature", f"{label}=:{base64.b64encode(twin).decode()}:")]
+    )
+    answer = world.handle(replay, T0)
+    assert answer.status == 401 and "invalid_signature" in (answer.header("signature-error") or "")
+    assert len(world.calls) == 1

@@ -203,16 +203,23 @@ def test_another_key_cannot_collect_the_held_call() -> None:
     world = deferred_world()
     location = hold(world).header("location")
     assert location is not None
-    intruder = Ed25519Key.from_seed(bytes(32))
-    response = poll(world, location, auth_token(world, key=intruder), key=intruder)
-    assert response.status == 403
-    assert response.header("signature-error") is None
-    # a person token of the intruder: 202 but the held resource token stays the owner's
     owner_rt = read_aauth_requirement(poll(world, location, person_token(world)))
-    other = poll(world, location, person_token(world, intruder), key=intruder)
-    assert other.status == 202
-    assert read_aauth_requirement(other) == owner_rt
-    assert world.calls == []
+    intruder = Ed25519Key.from_seed(bytes(32))
+    issued = len(world.secrets.issued)
+    for token in (
+        auth_token(world, key=intruder),
+        person_token(world, intruder),  # no resource token minted for it
+        world.ap.mint(intruder, now=world.now()),  # a kind the route does not take
+    ):
+        response = poll(world, location, token, key=intruder)
+        assert response.status == 403
+        assert response.header("signature-error") is None
+    assert len(world.secrets.issued) == issued
+    # the owner's held requirement is unchanged and the call still runs for the owner
+    again = poll(world, location, world.ap.mint(world.agent_key, now=world.now()))
+    assert read_aauth_requirement(again) == owner_rt
+    assert poll(world, location, auth_token(world)).status == 200
+    assert len(world.calls) == 1
 
 
 def test_unknown_ids_and_other_methods() -> None:

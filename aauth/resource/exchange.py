@@ -157,7 +157,8 @@ class Exchange:
         held = self._held
         if held is not None and server._held.get(held.id, now=now) is not held:
             return Respond(gone())  # it expired (or finished) while this poll fetched keys
-        outcome = server.verifier.check(self.request, now, policy=policy)
+        bound_to = None if held is None else held.thumbprint
+        outcome = server.verifier.check(self.request, now, policy=policy, bound_to=bound_to)
         if isinstance(outcome, NeedFetch):
             if self._fetches >= server.max_fetches:
                 error = SignatureError("the issuer's keys could not be fetched", code="unknown_key")
@@ -218,17 +219,19 @@ class Exchange:
         server = self._server
         if isinstance(outcome, Challenge):
             requirement = outcome.aauth_requirement
-            signed = self.request.has_header("signature")
-            if requirement is None or not signed or held.kind is HeldKind.INTERACTION:
+            key = outcome.thumbprint  # set when the signature was valid
+            if requirement is None or key is None or held.kind is HeldKind.INTERACTION:
                 return Respond(outcome.to_response())
+            if key != held.thumbprint:
+                # another agent's token of a kind the route does not take
+                return Respond(problem("invalid_request", "another agent's pending request", 403))
             if held.state is HeldState.DONE:
                 return Respond(gone())  # another token after completion
-            if isinstance(requirement, AuthTokenRequired) and outcome.thumbprint == held.thumbprint:
+            if isinstance(requirement, AuthTokenRequired):
                 held.requirement = requirement  # a fresh resource token for the same key
             # not (yet) a valid auth token: still waiting for it
             return server._pending_response(held, self.request)
-        if outcome.thumbprint != held.thumbprint:
-            return Respond(problem("invalid_request", "another agent's pending request", 403))
+        assert outcome.thumbprint == held.thumbprint  # check(bound_to=...) refused others
         if held.kind is HeldKind.DEFERRED:
             return self._poll_deferred(held, outcome)
         return self._poll_interaction(held, outcome, now)

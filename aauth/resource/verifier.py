@@ -11,7 +11,7 @@ fetch and hand to the discovery cache before calling ``check`` again.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -103,11 +103,51 @@ def _path(url: str) -> str:
     return m.group(1) or "/"
 
 
-def _unsigned_requirement(mode: AccessMode) -> Challenge:
-    """The least the caller must present for ``mode`` (AAuth -11 §"Requirement Responses")."""
+def _unsigned_requirement(mode: AccessMode, thumbprint: str | None = None) -> Challenge:
+    """The least the caller must present for ``mode`` (AAuth -11 §"Requirement Responses");
+    ``thumbprint``: the key that signed, when the signature was valid."""
     if mode in (AccessMode.AGENT_TOKEN, AccessMode.SESSION_TOKEN):
-        return Challenge.requirement(AgentTokenRequired(), detail="sign with an agent token")
-    return Challenge.requirement(PersonTokenRequired(), detail="sign with a person token")
+        return Challenge.requirement(
+            AgentTokenRequired(), detail="sign with an agent token", thumbprint=thumbprint
+        )
+    return Challenge.requirement(
+        PersonTokenRequired(), detail="sign with a person token", thumbprint=thumbprint
+    )
+
+
+#: RFC 3986 §3.2: scheme "://" [userinfo "@"] host [":" port].
+_AUTHORITY_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://(?:[^/?#@]*@)?([^/?#]*)")
+_DEFAULT_PORTS: Final = {"https": ":443", "http": ":80"}
+_LOOPBACK_RE: Final = re.compile(r"(?:127(?:\.\d{1,3}){3}|localhost|\[::1\])(?::\d*)?")
+
+
+def _authority(url: str) -> str | None:
+    """The authority of an absolute URL as RFC 9421 §2.2.3 covers it (lowercase, no
+    default port), or ``None``."""
+    m = _AUTHORITY_RE.match(url)
+    if m is None:
+        return None
+    scheme, authority = m.group(1).lower(), m.group(2).lower()
+    default = _DEFAULT_PORTS.get(scheme)
+    if default is not None and authority.endswith(default):
+        authority = authority[: -len(default)]
+    return authority
+
+
+#: P-256 group order (FIPS 186-4 D.1.2.3): ECDSA's (r, s) and (r, n - s) both verify.
+_P256_N: Final = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def _replay_key(signature: bytes, algorithm: str) -> bytes:
+    """The signature in a form every valid variant of it shares: ECDSA is malleable (``s``
+    and ``n - s``), so ES256 keys on the low ``s``; Ed25519 signatures are canonical (RFC
+    8032 §5.1.7 refuses ``S >= L``)."""
+    if algorithm != "ES256" or len(signature) != 64:
+        return signature
+    s = int.from_bytes(signature[32:], "big")
+    if s > _P256_N // 2:
+        return signature[:32] + (_P256_N - s).to_bytes(32, "big")
+    return signature
 
 
 class ResourceVerifier:
@@ -136,6 +176,11 @@ class ResourceVerifier:
     :param replay_safe_methods: also refuse a repeated signature on ``GET`` / ``HEAD`` /
         ``OPTIONS`` / ``TRACE`` (default: only state-changing requests are checked; a strict
         setting refuses an agent's identical polls within one second).
+    :param authorities: request authorities (``host[:port]``) accepted besides the
+        identifier's. A signed request for any other authority is refused with ``421``:
+        the covered ``@authority`` binds a signature to its target, and an agent token has
+        no ``aud`` (digest §2). With the discovery cache's
+        ``allow_insecure_loopback_for_development``, loopback authorities are accepted too.
     """
 
     def __init__(  # noqa: PLR0917 - the constructor the issue names
@@ -153,6 +198,7 @@ class ResourceVerifier:
         person_records: PersonRecordStore | None = None,
         emit_legacy_person_token_jti: bool = False,
         replay_safe_methods: bool = False,
+        authorities: Iterable[str] = (),
     ) -> None:
         if not isinstance(identifier, str) or not identifier:
             raise LocalError("identifier must be the resource's server identifier")
@@ -181,6 +227,12 @@ class ResourceVerifier:
         )
         self.emit_legacy_person_token_jti = emit_legacy_person_token_jti
         self.replay_safe_methods = replay_safe_methods
+        own = _authority(identifier)
+        extra = tuple(authorities)
+        if own is None or not all(isinstance(a, str) and a for a in extra):
+            raise LocalError("authorities must be host[:port] strings")
+        # host[:port] as @authority covers it: lowercase, no default https port
+        self.authorities = frozenset({own, *(a.lower().removesuffix(":443") for a in extra)})
         # (token, algorithms) -> (typ, discovery answer, validated model, validated at)
         self._memo: dict[tuple[str, tuple[str, ...]], tuple[str, _Key, Token, int]] = {}
 
@@ -199,7 +251,12 @@ class ResourceVerifier:
     # ------------------------------------------------------------------ the check
 
     def check(
-        self, request: HttpRequest, now: int, *, policy: ResourcePolicy | None = None
+        self,
+        request: HttpRequest,
+        now: int,
+        *,
+        policy: ResourcePolicy | None = None,
+        bound_to: str | None = None,
     ) -> Outcome:
         """Decide on ``request`` at time ``now`` (Unix seconds).
 
@@ -210,6 +267,9 @@ class ResourceVerifier:
         policy (scope), and finally the replay store.
 
         ``policy`` overrides the route lookup (for a binding that routes itself).
+        ``bound_to``: the request must be signed by the key with this thumbprint (a poll of
+        a held call); another key's valid request is refused with ``403`` before anything
+        is recorded or issued for it.
         """
         if isinstance(now, bool) or not isinstance(now, int):
             raise LocalError("now must be an int (Unix seconds)")
@@ -228,7 +288,14 @@ class ResourceVerifier:
                 schemes=("jwt",),  # AAuth -11 §"Keying material": sig=jwt only
                 algorithms=policy.algorithms,
             )
-            return self._after_signature(request, verified, policy, now)
+            if not self._our_authority(request.url):
+                # the signature is valid for the authority it covers, which is not ours
+                # (virtual hosting, a shared proxy): RFC 9110 §15.5.20, before anything is
+                # fetched or recorded for it
+                return Challenge.denied(
+                    "invalid_request", "the request is for another authority", status=421
+                )
+            return self._after_signature(request, verified, policy, now, bound_to)
         except SignatureError as exc:
             return Challenge.signature(exc, accepted_algs=policy.algorithms)
         except TokenError as exc:
@@ -237,8 +304,23 @@ class ResourceVerifier:
                 accepted_algs=policy.algorithms,
             )
 
+    def _our_authority(self, url: str) -> bool:
+        authority = _authority(url)
+        if authority in self.authorities:
+            return True
+        return (
+            authority is not None
+            and self.discovery_cache.egress.allow_insecure_loopback_for_development
+            and _LOOPBACK_RE.fullmatch(authority) is not None
+        )
+
     def _after_signature(
-        self, request: HttpRequest, verified: VerifiedRequest, policy: ResourcePolicy, now: int
+        self,
+        request: HttpRequest,
+        verified: VerifiedRequest,
+        policy: ResourcePolicy,
+        now: int,
+        bound_to: str | None,
     ) -> Outcome:
         token = verified.token
         assert token is not None  # the jwt scheme always carries one
@@ -248,7 +330,7 @@ class ResourceVerifier:
             # the same token, already validated with the key discovery still hands out:
             # only what can change is checked again (trust, route, time, key, binding)
             if typ not in _ACCEPTED[policy.mode]:
-                return _unsigned_requirement(policy.mode)
+                return _unsigned_requirement(policy.mode, verified.thumbprint)
             if not self._trusted(policy, typ, model.iss):
                 raise SignatureError(
                     f"tokens of {model.iss} are not trusted here", code="invalid_jwt"
@@ -258,8 +340,8 @@ class ResourceVerifier:
             )
             if step is found.key and validated_at <= now < model.exp:
                 check_key_binding(model, verified.thumbprint)
-                return self._decide(request, verified, model, policy, now)
-        return self._validate_token(request, verified, token, policy, now)
+                return self._decide(request, verified, model, policy, now, bound_to=bound_to)
+        return self._validate_token(request, verified, token, policy, now, bound_to=bound_to)
 
     def _validate_token(
         self,
@@ -268,6 +350,8 @@ class ResourceVerifier:
         token: str,
         policy: ResourcePolicy,
         now: int,
+        *,
+        bound_to: str | None,
     ) -> Outcome:
         # digest §8 "Resource": typ first
         typ = verified.token_header.get("typ")
@@ -275,7 +359,7 @@ class ResourceVerifier:
             raise SignatureError(f"a {typ!r} token cannot sign requests", code="invalid_jwt")
         if typ not in _ACCEPTED[policy.mode]:
             # an agent token where a person is needed: ask for the person token
-            return _unsigned_requirement(policy.mode)
+            return _unsigned_requirement(policy.mode, verified.thumbprint)
         # dwk, iss, kid (token layer), before any fetch on the issuer's behalf
         found = token_discovery(token, typ=typ, allowed_algs=policy.algorithms)
         if not self._trusted(policy, typ, found.iss):
@@ -298,7 +382,7 @@ class ResourceVerifier:
         if len(self._memo) >= self.token_memo_size:
             self._memo.clear()  # bounded: tokens come from peers
         self._memo[token, policy.algorithms] = (typ, _Key(step, alg), model, now)
-        return self._decide(request, verified, model, policy, now)
+        return self._decide(request, verified, model, policy, now, bound_to=bound_to)
 
     def _trusted(self, policy: ResourcePolicy, typ: str, issuer: str) -> bool:
         if typ == TYP_AGENT:
@@ -344,18 +428,17 @@ class ResourceVerifier:
         model: Token,
         policy: ResourcePolicy,
         now: int,
+        *,
+        bound_to: str | None,
     ) -> Outcome:
-        """Identity and route policy, then replay (digest §8: ``(iss, sub)`` identity)."""
-        session: str | None = None
+        """Binding to a held call, identity and route policy, and the replay store before
+        anything is recorded or issued (digest §8: ``(iss, sub)`` identity)."""
+        if bound_to is not None and verified.thumbprint != bound_to:
+            # AAuth -11 §"Deferred Responses": a pending URL answers only the agent that
+            # made the call; nothing is recorded or issued for another key
+            return Challenge.denied("invalid_request", "another agent's pending request")
         if isinstance(model, AgentToken):
-            identity = Verified(
-                mode=policy.mode,
-                token_type=TYP_AGENT,
-                thumbprint=verified.thumbprint,
-                token=model,
-                agent=model.sub,
-                ps=model.ps,
-            )
+            session: str | None = None
             if policy.mode is AccessMode.SESSION_TOKEN:
                 try:
                     # AAuth -11 §"AAuth-Access": token68 grammar; verify_request made the
@@ -363,13 +446,24 @@ class ResourceVerifier:
                     session = read_authorization(request)
                 except RemoteError as exc:
                     return Challenge.denied("invalid_request", exc.message, status=400)
-        elif isinstance(model, PersonToken):
+            self._remember(request, verified, policy, now)
+            return Verified(
+                mode=policy.mode,
+                token_type=TYP_AGENT,
+                thumbprint=verified.thumbprint,
+                token=model,
+                agent=model.sub,
+                ps=model.ps,
+                session_token=session,
+            )
+        if isinstance(model, PersonToken):
+            self._remember(request, verified, policy, now)
             # AAuth -11 §"Resource Token": presented_jti on step-up comes from this record
             record = PersonRecord.of(model, keep_for=self.resource_token_lifetime)
             self.person_records.remember(record, now=now)
             if policy.mode is AccessMode.AUTH_TOKEN:
                 return self._resource_token(verified, record, policy.scope, policy, now)
-            identity = Verified(
+            return Verified(
                 mode=policy.mode,
                 token_type=TYP_PERSON,
                 thumbprint=verified.thumbprint,
@@ -377,31 +471,19 @@ class ResourceVerifier:
                 ps=model.iss,
                 sub=model.sub,
             )
-        else:
-            missing = policy.scopes - model.scopes
-            if missing:
-                return self._step_up(verified, model, missing, policy, now)
-            identity = Verified(
-                mode=policy.mode,
-                token_type=TYP_AUTH,
-                thumbprint=verified.thumbprint,
-                token=model,
-                ps=model.ps,
-                sub=model.sub,
-                scope=model.scope,
-            )
+        missing = policy.scopes - model.scopes
+        if missing:
+            return self._step_up(request, verified, model, missing=missing, policy=policy, now=now)
         self._remember(request, verified, policy, now)
-        if session is not None:
-            return Verified(
-                mode=identity.mode,
-                token_type=identity.token_type,
-                thumbprint=identity.thumbprint,
-                token=identity.token,
-                agent=identity.agent,
-                ps=identity.ps,
-                session_token=session,
-            )
-        return identity
+        return Verified(
+            mode=policy.mode,
+            token_type=TYP_AUTH,
+            thumbprint=verified.thumbprint,
+            token=model,
+            ps=model.ps,
+            sub=model.sub,
+            scope=model.scope,
+        )
 
     def _remember(
         self, request: HttpRequest, verified: VerifiedRequest, policy: ResourcePolicy, now: int
@@ -410,15 +492,19 @@ class ResourceVerifier:
         state-changing requests only unless ``replay_safe_methods``."""
         if request.method in _SAFE_METHODS and not self.replay_safe_methods:
             return
-        signature = read_signature(request, verified.label).signature
+        signature = _replay_key(
+            read_signature(request, verified.label).signature, verified.algorithm
+        )
         expires_at = verified.created + policy.signature_window + 1
         if not self.replay_store.add(signature, expires_at=expires_at, now=now):
             raise SignatureError("this signature was already accepted", code="invalid_signature")
 
     def _step_up(
         self,
+        request: HttpRequest,
         verified: VerifiedRequest,
         auth: AuthToken,
+        *,
         missing: frozenset[str],
         policy: ResourcePolicy,
         now: int,
@@ -434,6 +520,7 @@ class ResourceVerifier:
                 PersonTokenRequired(),
                 detail=f"the auth token lacks scope {' '.join(sorted(missing))}",
             )
+        self._remember(request, verified, policy, now)  # a resource token is issued
         had = auth.scope.split() if auth.scope else []
         scope = " ".join([*had, *sorted(missing)])
         return self._resource_token(verified, record, scope, policy, now)
