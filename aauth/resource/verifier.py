@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final
 
 from ..aauth_headers import (
@@ -214,7 +215,13 @@ class ResourceVerifier:
         self.identifier = identifier
         self.signing_key = signing_key
         self.kid = kid
-        self.policies: dict[str, ResourcePolicy] = dict(policies)
+        # fixed at construction (read-only): the routing table below is built from it
+        self.policies: Mapping[str, ResourcePolicy] = MappingProxyType(dict(policies))
+        # longest prefix first: the first match is the longest matching prefix
+        self._routes: tuple[tuple[str, str, ResourcePolicy], ...] = tuple(
+            (prefix, prefix.rstrip("/") + "/", policy)
+            for prefix, policy in sorted(self.policies.items(), key=lambda kv: -len(kv[0]))
+        )
         self.discovery_cache = discovery_cache
         self.replay_store: ReplayStore = (
             replay_store if replay_store is not None else MemoryReplayStore()
@@ -233,6 +240,12 @@ class ResourceVerifier:
             raise LocalError("authorities must be host[:port] strings")
         # host[:port] as @authority covers it: lowercase, no default https port
         self.authorities = frozenset({own, *(a.lower().removesuffix(":443") for a in extra)})
+        self._own_prefixes = tuple(
+            f"{scheme}://{a}{end}"
+            for a in self.authorities
+            for scheme in ("https", "http")
+            for end in "/?#"
+        )
         # (token, algorithms) -> (typ, discovery answer, validated model, validated at)
         self._memo: dict[tuple[str, tuple[str, ...]], tuple[str, _Key, Token, int]] = {}
 
@@ -240,13 +253,10 @@ class ResourceVerifier:
 
     def policy_for(self, path: str) -> ResourcePolicy | None:
         """The policy of the longest matching prefix, or ``None``."""
-        best: str | None = None
-        for prefix in self.policies:
-            stem = prefix.rstrip("/")
-            matches = path == prefix or path.startswith(stem + "/") or prefix == "/"
-            if matches and (best is None or len(prefix) > len(best)):
-                best = prefix
-        return None if best is None else self.policies[best]
+        for prefix, below, policy in self._routes:
+            if path.startswith(below) or prefix in (path, "/"):
+                return policy
+        return None
 
     # ------------------------------------------------------------------ the check
 
@@ -305,6 +315,8 @@ class ResourceVerifier:
             )
 
     def _our_authority(self, url: str) -> bool:
+        if url.startswith(self._own_prefixes):
+            return True  # the usual case, without parsing
         authority = _authority(url)
         if authority in self.authorities:
             return True
