@@ -44,6 +44,7 @@ from aauth.resource import (
     CallApp,
     Exchange,
     Fetch,
+    NeedFetch,
     ResourcePolicy,
     ResourceServer,
     ResourceVerifier,
@@ -494,6 +495,9 @@ def test_pending_fetch_is_fetched_again_and_the_duplicate_answer_is_taken(
     second = world.server.receive(signed(world, token, "/agent/2"), T0)
     a, b = first.next_action(), second.next_action()
     assert isinstance(a, Fetch) and isinstance(b, Fetch) and a.url == b.url
+    # the verifier told the second one the fetch was already in flight
+    outcome = world.verifier.check(signed(world, token, "/agent/3"), T0)
+    assert isinstance(outcome, NeedFetch) and outcome.pending
     # both answer; the cache accepts the second (duplicate) answer too
     assert drive(world, first, T0).status == 200
     assert drive(world, second, T0).status == 200
