@@ -59,9 +59,9 @@ class Challenge:
 
     ``code`` is the error or requirement word it carries (``invalid_signature``,
     ``agent-token`` ...), for logs and tests. ``aauth_requirement`` is the requirement model of an
-    ``AAuth-Requirement`` challenge, and ``thumbprint`` the signing key's thumbprint when a
-    resource token was issued to it (the server's deferred form holds the call for that
-    key).
+    ``AAuth-Requirement`` challenge, and ``thumbprint`` the signing key's thumbprint on a
+    requirement challenge to a validly signed request (a resource token is bound to it; the
+    server's deferred form holds the call for that key and refuses other keys' polls).
     """
 
     status: int
