@@ -2308,4 +2308,6 @@ def test_a_full_held_store_falls_back_to_the_401_form_without_a_trace() -> None:
     response, runs = serve_call(world, second, NOW)
     assert (response.status, runs, code_of(response)) == (401, 0, "auth-token")
     assert world.server.held_calls == 1
-    assert world.trace() == before.but(issued=1, secrets=1)  # the 401 form's resource token
+    # the 401 form's resource token, and the request that earned it is recorded against
+    # replay (as every request answered with a resource token is)
+    assert world.trace() == before.but(issued=1, secrets=1, replay_adds=1, replay_entries=1)

@@ -146,7 +146,8 @@ def anyio_backend() -> str:
 
 
 LOOPBACK = EgressPolicy(allow_insecure_loopback_for_development=True)
-RESOURCE = "https://resource.example"
+RESOURCE_AUTHORITY = "resource.example"
+RESOURCE = f"https://{RESOURCE_AUTHORITY}"
 AP = "https://agent.example"
 
 
@@ -587,8 +588,9 @@ async def test_a_refused_fetch_fails_the_request_and_logs_no_token(
         # production egress: the AP's loopback address is refused before connecting
         server = resource_server(transport_map={AP: served.origin}, egress=EgressPolicy())
         async with client_for(application(AAuthMiddleware(server), seen)) as client:
+            # signed for the resource's own authority (sent as Host), so only egress refuses
             request = sign_request(
-                HttpRequest("GET", str(client.make_url("/agent"))),
+                HttpRequest("GET", f"{RESOURCE}/agent", [("Host", RESOURCE_AUTHORITY)]),
                 key,
                 signature_key=token,
                 created=int(time.time()),

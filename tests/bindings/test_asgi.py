@@ -448,13 +448,15 @@ def resource_server(
     egress: EgressPolicy = LOOPBACK,
     public_paths: tuple[str, ...] = ("/public",),
 ) -> ResourceServer:
-    """Our engine at :data:`RESOURCE`: ``/agent`` (agent token), ``/public`` (open)."""
+    """Our engine at :data:`RESOURCE`: ``/agent`` (agent token), ``/public`` (open). The
+    in-process tests dial ``resource.test``, which it accepts as its authority too."""
     verifier = ResourceVerifier(
         RESOURCE,
         Ed25519Key.from_seed(bytes(32)),
         "resource-key-1",
         {"/agent": ResourcePolicy(mode=AccessMode.AGENT_TOKEN)},
         DiscoveryCache(egress=egress),
+        authorities=("resource.test",),
     )
     return ResourceServer(
         verifier,
