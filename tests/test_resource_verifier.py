@@ -11,7 +11,7 @@ from itertools import count
 import pytest
 
 from aauth._b64 import b64url_encode
-from aauth.discovery import DiscoveryCache, FetchPurpose
+from aauth.discovery import DiscoveryCache, EgressPolicy, FetchPurpose
 from aauth.errors import LocalError
 from aauth.http import HttpRequest, HttpResponse
 from aauth.keys import Ed25519Key
@@ -558,3 +558,45 @@ def test_token_memo_is_bounded() -> None:
         token = world.agent_token(now=NOW - i)
         assert isinstance(world.check(signed(token, world=world)), Verified)
         assert len(world.verifier._memo) == 1
+
+
+@pytest.mark.parametrize("development", [True, False])
+def test_a_loopback_resource_accepts_tokens_for_it_only_in_development_mode(
+    development: bool,
+) -> None:
+    """A resource at ``http://127.0.0.1:PORT`` (local development): person tokens name it
+    in ``aud``, which is an identifier only in the development mode of the discovery cache's
+    egress policy (AAuth -11 §"Server Identifiers")."""
+    loopback = "http://127.0.0.1:8443"
+    world = World(
+        cache=DiscoveryCache(
+            egress=EgressPolicy(allow_insecure_loopback_for_development=development)
+        )
+    )
+    world.verifier = ResourceVerifier(
+        loopback, world.resource_key, "resource-key-1", POLICIES, world.cache, new_jti=world.jtis
+    )
+    request = sign_request(
+        HttpRequest("GET", loopback + "/person"),
+        world.agent_key,
+        signature_key=build_person_token(
+            world.ps.key,
+            kid=world.ps.kid,
+            now=NOW,
+            jti="pt-1",
+            iss=world.ps.issuer,
+            aud=loopback,
+            sub="person-alice",
+            cnf_jwk=world.agent_key.public_key,
+            allow_insecure_loopback_for_development=True,
+        ),
+        created=NOW,
+    )
+    outcome = world.check(request)
+    if development:
+        assert isinstance(outcome, Verified)
+        assert (outcome.sub, outcome.ps) == ("person-alice", world.ps.issuer)
+    else:
+        assert isinstance(outcome, Challenge)
+        assert (outcome.status, outcome.code) == (401, "invalid_jwt")
+        assert "aud" in (outcome.detail or "")

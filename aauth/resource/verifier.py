@@ -373,7 +373,14 @@ class ResourceVerifier:
             # an agent token where a person is needed: ask for the person token
             return _unsigned_requirement(policy.mode, verified.thumbprint)
         # dwk, iss, kid (token layer), before any fetch on the issuer's behalf
-        found = token_discovery(token, typ=typ, allowed_algs=policy.algorithms)
+        found = token_discovery(
+            token,
+            typ=typ,
+            allowed_algs=policy.algorithms,
+            allow_insecure_loopback_for_development=(
+                self.discovery_cache.egress.allow_insecure_loopback_for_development
+            ),
+        )
         if not self._trusted(policy, typ, found.iss):
             raise SignatureError(f"tokens of {found.iss} are not trusted here", code="invalid_jwt")
         header_alg = found.parsed.header.get("alg")
@@ -409,15 +416,34 @@ class ResourceVerifier:
         """The type's validator with the discovered key: signature, times, ``aud``, claims
         (given the parse :func:`~aauth.tokens.token_discovery` made, so it is not redone)."""
         algs = policy.algorithms
+        # identifiers (iss, aud, ps) may be loopback http only in the development mode the
+        # discovery cache's egress policy names (AAuth -11 §"Server Identifiers")
+        dev = self.discovery_cache.egress.allow_insecure_loopback_for_development
         try:
             if typ == TYP_AGENT:
-                return validate_agent_token(token, key.jwk, now=now, allowed_algs=algs)
+                return validate_agent_token(
+                    token,
+                    key.jwk,
+                    now=now,
+                    allowed_algs=algs,
+                    allow_insecure_loopback_for_development=dev,
+                )
             if typ == TYP_PERSON:
                 return validate_person_token(
-                    token, key.jwk, now=now, audience=self.identifier, allowed_algs=algs
+                    token,
+                    key.jwk,
+                    now=now,
+                    audience=self.identifier,
+                    allowed_algs=algs,
+                    allow_insecure_loopback_for_development=dev,
                 )
             return validate_auth_token(
-                token, key.jwk, now=now, audience=self.identifier, allowed_algs=algs
+                token,
+                key.jwk,
+                now=now,
+                audience=self.identifier,
+                allowed_algs=algs,
+                allow_insecure_loopback_for_development=dev,
             )
         except TokenError as exc:
             if exc.claim is None and exc.signature_code == "invalid_jwt" and not key.stale:
