@@ -600,3 +600,55 @@ def test_a_loopback_resource_accepts_tokens_for_it_only_in_development_mode(
         assert isinstance(outcome, Challenge)
         assert (outcome.status, outcome.code) == (401, "invalid_jwt")
         assert "aud" in (outcome.detail or "")
+
+
+@pytest.mark.parametrize(
+    ("required", "claims", "granted"),
+    [
+        ("data.read email", {"email": "alice@example.com"}, True),
+        ("data.read email", {}, False),
+        ("data.read email", {"email": ""}, False),
+        ("data.read profile", {"name": "Alice"}, True),
+        ("data.read profile", {"email": "alice@example.com"}, False),
+        ("data.read phone", {"phone_number": "+1 555 0100"}, True),
+        ("data.read address", {"address": {"country": "NZ"}}, True),
+        ("data.read openid", {}, True),  # openid is the sub every auth token carries
+        ("data.read data.write", {"data.write": True}, False),  # not an identity scope
+    ],
+)
+def test_an_identity_scope_is_granted_by_its_claims(
+    required: str, claims: dict[str, object], granted: bool
+) -> None:
+    """AAuth -11 §"Auth Token": OIDC claims appear when identity scopes were granted, and
+    a PS may leave the identity scope out of ``scope`` (@hellocoop/mockin 2.0 does)."""
+    world = World()
+    world.verifier = ResourceVerifier(
+        RESOURCE,
+        world.resource_key,
+        "resource-key-1",
+        {"/profile": ResourcePolicy(mode=AccessMode.AUTH_TOKEN, scope=required)},
+        world.cache,
+        new_jti=world.jtis,
+    )
+    token = build_auth_token(
+        world.ps.key,
+        kid=world.ps.kid,
+        now=NOW,
+        jti="at-1",
+        iss=world.ps.issuer,
+        dwk=sorted(AUTH_TOKEN_DWKS)[-1],
+        aud=RESOURCE,
+        ps=world.ps.issuer,
+        sub="person-alice",
+        cnf_jwk=world.agent_key.public_key,
+        scope="data.read",
+        extra_claims=claims,
+    )
+    outcome = world.check(signed(token, "/profile", world=world))
+    if granted:
+        assert isinstance(outcome, Verified), outcome
+        assert outcome.scope == "data.read"
+    else:
+        assert isinstance(outcome, Challenge)
+        # no person-token record here: step-up starts from a person token
+        assert (outcome.status, outcome.code) == (401, "person-token")

@@ -104,6 +104,48 @@ def _path(url: str) -> str:
     return m.group(1) or "/"
 
 
+#: OpenID Connect identity scopes and the claims that show one was granted (OIDC Core
+#: §5.4). AAuth -11 §"Auth Token": OIDC claims appear "when identity scopes were granted",
+#: and `scope` is optional; deployed PSes (@hellocoop/mockin 2.0) grant `email` as the
+#: `email` claim and leave it out of `scope`. `openid` is the `sub` every auth token has.
+_IDENTITY_SCOPE_CLAIMS: Final[Mapping[str, tuple[str, ...]]] = {
+    "openid": (),
+    "email": ("email",),
+    "phone": ("phone_number",),
+    "address": ("address",),
+    "profile": (
+        "name",
+        "family_name",
+        "given_name",
+        "middle_name",
+        "nickname",
+        "preferred_username",
+        "profile",
+        "picture",
+        "website",
+        "gender",
+        "birthdate",
+        "zoneinfo",
+        "locale",
+        "updated_at",
+    ),
+}
+
+
+def _ungranted(missing: frozenset[str], token: AuthToken) -> frozenset[str]:
+    """The scope values of ``missing`` an auth token does not grant: an identity scope absent
+    from ``scope`` still counts as granted when the token carries one of its claims."""
+    if not missing:
+        return missing
+    claims = token.extra
+    return frozenset(
+        value
+        for value in missing
+        if (wanted := _IDENTITY_SCOPE_CLAIMS.get(value)) is None
+        or (wanted and not any(claims.get(name) not in (None, "") for name in wanted))
+    )
+
+
 def _unsigned_requirement(mode: AccessMode, thumbprint: str | None = None) -> Challenge:
     """The least the caller must present for ``mode`` (AAuth -11 §"Requirement Responses");
     ``thumbprint``: the key that signed, when the signature was valid."""
@@ -509,7 +551,7 @@ class ResourceVerifier:
                 ps=model.iss,
                 sub=model.sub,
             )
-        missing = policy.scopes - model.scopes
+        missing = _ungranted(policy.scopes - model.scopes, model)
         if missing:
             return self._step_up(request, verified, model, missing=missing, policy=policy, now=now)
         self._remember(request, verified, policy, now)
