@@ -11,8 +11,9 @@ The names here are the stable public surface of the wire layer. Submodules hold 
 :mod:`aauth.sfv` (RFC 9651), :mod:`aauth.httpsig` and :mod:`aauth.components` (generic RFC
 9421), :mod:`aauth.signature_key` and :mod:`aauth.signature_headers` (signature-key-08),
 :mod:`aauth.keys`, :mod:`aauth.jwk`, :mod:`aauth.jws` (JOSE), :mod:`aauth.digest` (RFC 9530),
-and the AAuth vocabulary (:mod:`aauth.identifiers`, :mod:`aauth.metadata`,
-:mod:`aauth.mission`, :mod:`aauth.interaction`, :mod:`aauth.problems`).
+the AAuth vocabulary (:mod:`aauth.identifiers`, :mod:`aauth.metadata`,
+:mod:`aauth.mission`, :mod:`aauth.interaction`, :mod:`aauth.problems`), the agent engine
+(:mod:`aauth.agent`) and the resource engine (:mod:`aauth.resource`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,13 @@ from .keys import (
     PrivateKey,
     PublicKey,
     public_key_from_jwk,
+)
+from .resource import (
+    AccessMode,
+    ResourcePolicy,
+    ResourceServer,
+    ResourceVerifier,
+    Verified,
 )
 from .signature_headers import (
     SignatureErrorInfo,
@@ -96,6 +104,7 @@ __all__ = [
     "SIGNATURE_ERROR_CODES",
     "SUPPORTED_ALGS",
     "AAuthError",
+    "AccessMode",
     "Agent",
     "AgentError",
     "AgentLimits",
@@ -117,12 +126,16 @@ __all__ = [
     "PublicKey",
     "RefreshingAgentCredentials",
     "RemoteError",
+    "ResourcePolicy",
+    "ResourceServer",
+    "ResourceVerifier",
     "SelfSignedAgentCredentials",
     "SignatureError",
     "SignatureErrorInfo",
     "StaticAgentCredentials",
     "StructuredFieldError",
     "TokenError",
+    "Verified",
     "VerifiedRequest",
     "VerifiedSignature",
     "build_accept_signature_alg",
