@@ -41,9 +41,10 @@ Cache rules (each a constructor argument with an argued default, see ``docs/voca
   (cache entries are created by unauthenticated callers, digest §3.6).
 
 Egress admission (signature-key-08, digest §3.6) is a pure check, :func:`check_egress`, run on
-every URL before it is handed out, plus :func:`check_resolved_address` for the driver to run
-on the address it actually connects to (and pins). The driver also owns response-size and
-timeout limits and refuses cross-host redirects.
+every URL before it is handed out, plus :func:`admit_addresses` for the driver to run on
+what its resolver answered for the host, before connecting: it returns the addresses the
+driver may connect to (and pins); :func:`check_resolved_address` judges one address. The
+driver also owns response-size and timeout limits and refuses cross-host redirects.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ __all__ = [
     "FetchPurpose",
     "KeyFound",
     "MetadataFound",
+    "admit_addresses",
     "check_egress",
     "check_resolved_address",
 ]
@@ -250,6 +252,48 @@ def check_resolved_address(address: str, policy: EgressPolicy | None = None) -> 
     reason = _address_refusal(parsed, chosen)
     if reason is not None:
         raise EgressError(f"egress to {parsed} refused: {reason}")
+
+
+_NOT_AN_ADDRESS: Final = "egress refused: the host resolves to something that is not an IP address"
+
+
+def admit_addresses(resolved: Iterable[str], policy: EgressPolicy | None = None) -> tuple[str, ...]:
+    """Egress admission of what a driver's resolver answered for a fetch's host, before any
+    connection: the addresses the driver may connect to.
+
+    Digest §3.6: every address is judged as :func:`check_resolved_address` does, and one
+    refusal refuses the fetch (a name that also resolves somewhere internal is not reached
+    at all, whichever address a connection would have picked); the driver then connects
+    only to the addresses returned, trying them in order, and never resolves the name again
+    (pin the resolved IP: DNS-rebinding defence). An IPv6 zone index (``fe80::1%eth0``) is
+    dropped before judging.
+
+    :param resolved: the address strings of the resolver's answer, in its order
+        (``getaddrinfo``'s ``sockaddr[0]``).
+    :returns: each admitted address once, in canonical form, in the resolver's order;
+        never empty.
+    :raises EgressError: code ``invalid_key``: an address is refused, an entry is not an IP
+        address, or nothing resolved. The message names neither the host nor any address
+        (it may reach the peer inside a ``Signature-Error`` description).
+    """
+    chosen = policy if policy is not None else _DEFAULT_POLICY
+    admitted: dict[str, None] = {}  # insertion-ordered set
+    for entry in resolved:
+        # ip_address() would also take an int (getaddrinfo gives one for an IPv6 sockaddr
+        # when Python lacks IPv6 support): strings only
+        if not isinstance(entry, str):
+            raise EgressError(_NOT_AN_ADDRESS)
+        try:
+            parsed = ipaddress.ip_address(entry.partition("%")[0])
+        except ValueError:
+            raise EgressError(_NOT_AN_ADDRESS) from None
+        reason = _address_refusal(parsed, chosen)
+        if reason is not None:
+            raise EgressError(f"egress refused: an address the host resolves to is {reason}")
+        admitted[str(parsed)] = None
+    if not admitted:
+        raise EgressError("egress refused: the host resolves to no address")
+    return tuple(admitted)
 
 
 def _is_loopback_name(host: str) -> bool:

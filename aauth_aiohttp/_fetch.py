@@ -1,9 +1,9 @@
 """The resource engine's fetches (issuer metadata, JWKS) with aiohttp, under egress admission
 (signature-key-08 egress admission; digest §3.6).
 
-Before connecting, the host of :attr:`~aauth.resource.Fetch.dial_url` is resolved and every
-address is checked with :func:`aauth.discovery.check_resolved_address`; the connection then
-goes to a checked address (the URL's host replaced by the address; ``Host`` and the TLS
+Before connecting, the host of :attr:`~aauth.resource.Fetch.dial_url` is resolved and the
+answer goes through :func:`aauth.discovery.admit_addresses`; the connection then goes to
+an admitted address (the URL's host replaced by the address; ``Host`` and the TLS
 server name kept), so the answer comes from the address that was admitted and not from a
 second DNS answer (DNS-rebinding defence). Resolution, connection and answer are bounded by
 the action's timeout together, the body by its ``max_bytes``. Every failure is a
@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from aiohttp import ClientConnectorError, ClientError, ClientSession
 from yarl import URL
 
-from aauth.discovery import EgressError, check_resolved_address
-from aauth.errors import LocalError
+from aauth.discovery import EgressError, admit_addresses
 from aauth.resource import Fetch
 
 __all__ = ["FetchFailure", "FetchResult", "fetch"]
@@ -52,27 +52,15 @@ async def _getaddrinfo(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-async def _admitted_addresses(action: Fetch, host: str, port: int) -> list[str]:
-    """Every address of ``host``, each admitted by the action's egress policy (digest §3.6:
-    one refused address refuses the fetch)."""
+async def _admitted_addresses(action: Fetch, host: str, port: int) -> tuple[str, ...]:
+    """The addresses of ``host`` the action's egress policy admits (digest §3.6: one
+    refused address refuses the fetch)."""
     try:
-        resolved = await _getaddrinfo(host, port)
+        return admit_addresses(await _getaddrinfo(host, port), action.egress)
     except OSError as exc:
         raise FetchFailure(f"cannot resolve {host}: {exc.strerror or type(exc).__name__}") from exc
-    addresses: list[str] = []
-    for found in resolved:
-        address = found.partition("%")[0]  # drop an IPv6 zone index
-        try:
-            check_resolved_address(address, action.egress)
-        except EgressError as exc:
-            raise FetchFailure(f"egress refused: {exc.message}") from exc
-        except LocalError as exc:
-            raise FetchFailure(f"{host} resolved to something not an address") from exc
-        if address not in addresses:
-            addresses.append(address)
-    if not addresses:
-        raise FetchFailure(f"{host} resolved to no address")
-    return addresses
+    except EgressError as exc:
+        raise FetchFailure(exc.message) from exc
 
 
 async def _get(session: ClientSession, action: Fetch, url: URL, address: str) -> FetchResult:
@@ -108,7 +96,7 @@ async def _get(session: ClientSession, action: Fetch, url: URL, address: str) ->
 
 
 async def _try_each(
-    session: ClientSession, action: Fetch, url: URL, addresses: list[str]
+    session: ClientSession, action: Fetch, url: URL, addresses: Sequence[str]
 ) -> FetchResult:
     """The first answer from the admitted addresses, in order, while connecting fails."""
     for address in addresses[:-1]:

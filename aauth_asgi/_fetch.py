@@ -1,9 +1,9 @@
 """The engine's fetches (issuer metadata, JWKS) with httpx and anyio, under egress admission
 (signature-key-08 egress admission; digest §3.6).
 
-Before connecting, the host of the dial URL is resolved and every address is checked with
-:func:`aauth.discovery.check_resolved_address`. The connection then goes to an admitted
-address and to no other: the fetch's transport never resolves the name again (digest §3.6:
+Before connecting, the host of the dial URL is resolved and the answer goes through
+:func:`aauth.discovery.admit_addresses`. The connection then goes to an admitted address
+and to no other: the fetch's transport never resolves the name again (digest §3.6:
 pin the resolved IP; DNS-rebinding defence), while the URL keeps the host name, so ``Host``,
 TLS SNI and the certificate check are about the name. Each fetch has its own connection
 pool, so no connection made for one host serves another. The whole fetch (resolution,
@@ -24,7 +24,7 @@ import anyio
 import httpcore
 import httpx
 
-from aauth.discovery import EgressError, EgressPolicy, check_resolved_address
+from aauth.discovery import EgressError, EgressPolicy, admit_addresses
 from aauth.errors import LocalError
 
 __all__ = ["FetchFailure", "FetchResult", "PinnedBackend", "PinnedTransport", "fetch"]
@@ -155,25 +155,14 @@ class PinnedTransport(httpx.AsyncBaseTransport):
         await self._pool.aclose()
 
 
-async def _admitted_addresses(host: str, port: int, egress: EgressPolicy) -> list[str]:
+async def _admitted_addresses(host: str, port: int, egress: EgressPolicy) -> tuple[str, ...]:
     try:
         infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return admit_addresses((str(info[4][0]) for info in infos), egress)
     except OSError as exc:
         raise FetchFailure(f"cannot resolve {host}: {exc.strerror or type(exc).__name__}") from exc
-    addresses: list[str] = []
-    for info in infos:
-        address = str(info[4][0]).partition("%")[0]  # drop an IPv6 zone index
-        try:
-            check_resolved_address(address, egress)
-        except EgressError as exc:
-            raise FetchFailure(f"egress refused: {exc.message}") from exc
-        except LocalError as exc:
-            raise FetchFailure(f"{host} resolved to something not an address") from exc
-        if address not in addresses:
-            addresses.append(address)
-    if not addresses:
-        raise FetchFailure(f"{host} resolved to no address")
-    return addresses
+    except EgressError as exc:
+        raise FetchFailure(exc.message) from exc
 
 
 async def _get(

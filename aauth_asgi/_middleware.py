@@ -178,8 +178,8 @@ class AAuthMiddleware:
 
     Fetches follow the engine's :class:`~aauth.resource.Fetch`: ``dial_url`` with
     ``timeout`` for the whole fetch, at most ``max_bytes`` of body, no redirects, and
-    before connecting every address of the host checked with
-    :func:`aauth.discovery.check_resolved_address` under ``egress`` (digest §3.6); the
+    before connecting every address of the host admitted by
+    :func:`aauth.discovery.admit_addresses` under ``egress`` (digest §3.6); the
     connection goes to an admitted address while ``Host``, SNI and the certificate check
     keep the name. Any failure goes back as ``exchange.fetch_failed``. Nothing secret is
     logged: the ``aauth_asgi`` logger records fetch failures (their reason) and exceptions

@@ -25,12 +25,12 @@ from urllib.parse import urlsplit
 import h11
 import trio
 
+from aauth.discovery import EgressError, EgressPolicy, admit_addresses
 from aauth.errors import LocalError
 from aauth.http import HttpRequest, HttpResponse
 
 __all__ = [
     "DEFAULT_MAX_HEADER_BYTES",
-    "AddressCheck",
     "BodyLimit",
     "Exchange",
     "Timeouts",
@@ -52,9 +52,6 @@ _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 
 #: ``status -> bytes``: how much of a body to read for a response with that status.
 BodyLimit = Callable[[int], int]
-#: ``address -> refusal``: judges one IP address the host resolved to, before any connection;
-#: a refusal is the reason to report (it must not name the address), ``None`` admits it.
-AddressCheck = Callable[[str], str | None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,19 +139,16 @@ def _head(request: HttpRequest, target: _Target) -> list[tuple[str, str]]:
     return fields
 
 
-async def _open_tcp(target: _Target, check_address: AddressCheck | None) -> trio.abc.Stream:
-    if check_address is None:
+async def _open_tcp(target: _Target, egress: EgressPolicy | None) -> trio.abc.Stream:
+    if egress is None:
         return await trio.open_tcp_stream(target.host, target.port)
-    # resolve once, judge every address, then connect only to those very addresses: a second
+    # resolve once, admit the answer, then connect only to those very addresses: a second
     # lookup could answer differently (DNS rebinding; digest §3.6)
     found = await trio.socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-    addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
-    if not addresses:
-        raise TransportFailure("the host name resolved to no address")
-    for address in addresses:
-        refusal = check_address(address)
-        if refusal is not None:
-            raise TransportFailure(refusal)
+    try:
+        addresses = admit_addresses((str(info[4][0]) for info in found), egress)
+    except EgressError as exc:
+        raise TransportFailure(exc.message) from None
     for address in addresses[:-1]:  # in the resolver's order; the last one's error is reported
         with contextlib.suppress(OSError):
             return await trio.open_tcp_stream(address, target.port)
@@ -165,11 +159,11 @@ async def _connect(
     target: _Target,
     ssl_context: Callable[[], ssl.SSLContext],
     timeouts: Timeouts,
-    check_address: AddressCheck | None = None,
+    egress: EgressPolicy | None = None,
 ) -> trio.abc.Stream:
     try:
         with trio.fail_after(timeouts.connect):
-            stream = await _open_tcp(target, check_address)
+            stream = await _open_tcp(target, egress)
             if target.scheme == "https":
                 tls = trio.SSLStream(
                     stream, ssl_context(), server_hostname=target.host, https_compatible=True
@@ -297,7 +291,7 @@ async def exchange(
     body_limit: BodyLimit,
     ssl_context: Callable[[], ssl.SSLContext] = ssl.create_default_context,
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
-    check_address: AddressCheck | None = None,
+    egress: EgressPolicy | None = None,
 ) -> Exchange:
     """Send ``request`` on a new connection to its URL's origin and read one response.
 
@@ -306,9 +300,11 @@ async def exchange(
     :param ssl_context: makes the TLS context for ``https`` URLs (system trust by default).
     :param max_header_bytes: the largest response head accepted (h11 checks it while the head
         is incomplete, so a head may exceed it by at most one read of 64 KiB).
-    :param check_address: when given, the host is resolved first, every address it resolves
-        to is judged (any refusal fails the exchange before a connection is made), and only
-        those addresses are dialled (TLS still names the host).
+    :param egress: when given, the host is resolved first, the answer goes through
+        :func:`aauth.discovery.admit_addresses` under this policy (a refusal fails the
+        exchange before a connection is made, with the engine's reason, which names no
+        address), and only the admitted addresses are dialled, in order (TLS still names
+        the host).
     :raises TransportFailure: no usable answer.
     :raises LocalError: the request cannot be sent as given (not an http(s) URL, a field
         name or value HTTP/1.1 cannot carry).
@@ -316,7 +312,7 @@ async def exchange(
     target = _target(request.url)
     try:
         with trio.fail_after(timeouts.exchange):
-            stream = await _connect(target, ssl_context, timeouts, check_address)
+            stream = await _connect(target, ssl_context, timeouts, egress)
             try:
                 return await _converse(
                     stream,

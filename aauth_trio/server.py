@@ -27,15 +27,13 @@ import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
 from http import HTTPStatus
 from typing import Final, NoReturn, TypeVar, assert_never, cast
 
 import h11
 import trio
 
-from aauth.discovery import EgressPolicy, check_resolved_address
-from aauth.errors import AAuthError, LocalError
+from aauth.errors import LocalError
 from aauth.http import HttpRequest, HttpResponse
 from aauth.resource import Action, CallApp, Exchange, Fetch, ResourceServer, Respond, Verified
 
@@ -68,16 +66,6 @@ _UNAVAILABLE: Final = b"the server could not answer this request\n"
 
 def _plain(status: int, text: bytes) -> HttpResponse:
     return HttpResponse(status, [("Content-Type", "text/plain; charset=utf-8")], text)
-
-
-def _refusal(egress: EgressPolicy, address: str) -> str | None:
-    """Egress admission of one resolved address (digest §3.6), as an ``AddressCheck``; the
-    reason names no address."""
-    try:
-        check_resolved_address(address, egress)
-    except AAuthError:  # EgressError, or (LocalError) not an IP address at all
-        return "egress admission refused an address the host resolves to"
-    return None
 
 
 class _Refused(Exception):
@@ -276,7 +264,7 @@ class AAuthServer:
                 timeouts=Timeouts(connect=seconds, write=seconds, read=seconds, exchange=seconds),
                 body_limit=lambda _status: limit,
                 ssl_context=self._context,
-                check_address=partial(_refusal, action.egress),
+                egress=action.egress,
             )
         except TransportFailure as failure:
             reason = failure.reason

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
-from aauth.discovery import EgressError, check_resolved_address
+from aauth.discovery import EgressError, admit_addresses
 from aauth.http import HttpRequest, HttpResponse
 from aauth.resource import CallApp, Fetch, ResourceServer, Respond, Verified
 from tests.bindings.harness import Clock, EchoApp
@@ -64,9 +64,11 @@ def _read_capped(stream: object, limit: int) -> bytes:
 
 
 def fetch(action: Fetch) -> tuple[int, list[tuple[str, str]], bytes]:
-    """GET ``action.dial_url`` as the engine asked: every address the host resolves to is
-    admitted by :func:`~aauth.discovery.check_resolved_address` first (digest §3.6), then one
-    request with ``action.timeout``, no redirects, the body capped at ``action.max_bytes``.
+    """GET ``action.dial_url`` as the engine asked: the addresses the host resolves to go
+    through :func:`~aauth.discovery.admit_addresses` first (digest §3.6), then one request
+    with ``action.timeout``, no redirects, the body capped at ``action.max_bytes``. (urllib
+    resolves the name again to connect: this test-only reference does not pin the admitted
+    address as the real bindings do.)
 
     :raises FetchFailed: egress refusal, resolution or connection failure, timeout, over-size.
     """
@@ -75,8 +77,7 @@ def fetch(action: Fetch) -> tuple[int, list[tuple[str, str]], bytes]:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        for info in infos:
-            check_resolved_address(str(info[4][0]), action.egress)
+        admit_addresses((str(info[4][0]) for info in infos), action.egress)
     except EgressError as exc:
         raise FetchFailed(exc.message) from None
     except OSError as exc:

@@ -416,7 +416,9 @@ async def test_fetch_failures(anyio_backend: str, monkeypatch: pytest.MonkeyPatc
     assert await failing("https://ap.test/slow", timeout=0.2) == "no answer within 0.2 s"
     assert "ReadTimeout" in await failing("https://ap.test/read-timeout")
     assert "cannot resolve unknown.test" in await failing("https://unknown.test/x")
-    assert await failing("https://none.test/x") == "none.test resolved to no address"
+    assert await failing("https://none.test/x") == (
+        "egress refused: the host resolves to no address"
+    )
     assert "egress refused" in await failing("https://odd.test/x")
     assert await failing("ftp://ap.test/x") == "the fetch URL is not an absolute http(s) URL"
     assert await failing("https:///x") == "the fetch URL is not an absolute http(s) URL"
@@ -432,7 +434,7 @@ async def test_fetch_reports_a_resolved_value_that_is_not_an_address(
     anyio_backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(anyio, "getaddrinfo", fake_resolver({"ap.test": ["not-an-ip"]}))
-    with pytest.raises(FetchFailure, match="resolved to something not an address"):
+    with pytest.raises(FetchFailure, match="resolves to something that is not an IP address"):
         await fetch("https://ap.test/x", timeout=5, max_bytes=9, egress=EgressPolicy())
 
 

@@ -33,7 +33,6 @@ from aauth.errors import LocalError
 from aauth.http import HttpRequest, HttpResponse
 from aauth.resource import Action, CallApp, Fetch, ResourceServer, Respond, Verified
 from aauth_trio import AAuthServer
-from aauth_trio.server import _refusal
 from tests.bindings.harness import ROUTES, Clock, EchoApp, binding_world
 from tests.bindings.scenarios import SCENARIOS, Scenario, scenario_id
 from tests.drivers.test_trio_driver import certificate, client_tls, server_tls
@@ -742,7 +741,7 @@ async def test_a_fetch_to_a_refused_address_never_connects() -> None:
             fetch(f"http://127.0.0.1:{port}/", egress=EgressPolicy())
         )
     assert kind == "fetch_failed"
-    assert reason == "egress admission refused an address the host resolves to"
+    assert reason == "egress refused: an address the host resolves to is a loopback address"
     assert "127.0.0.1" not in reason
     assert server.seen == []
 
@@ -785,9 +784,9 @@ async def test_every_resolved_address_is_admitted_before_any_connection() -> Non
         second = await fetched_via(fetch(f"http://ap.test:{port}/"))
         trio.socket.set_custom_hostname_resolver(None)
     assert mixed[0] == "fetch_failed"
-    assert mixed[1][2] == "egress admission refused an address the host resolves to"
+    assert mixed[1][2] == "egress refused: an address the host resolves to is a private address"
     assert nothing[0] == "fetch_failed"
-    assert nothing[1][2] == "the host name resolved to no address"
+    assert nothing[1][2] == "egress refused: the host resolves to no address"
     assert second[0] == "fetched"
     assert len(server.seen) == 1
     assert server.seen[0].startswith(b"GET / HTTP/1.1\r\nHost: ap.test:")
@@ -837,10 +836,17 @@ async def test_a_given_tls_context_is_used_for_https_fetches(
     assert (kind, what[1], what[3]) == ("fetched", 200, b"{}")
 
 
-def test_refusal_of_what_is_not_an_address() -> None:
-    assert _refusal(LOOPBACK_DEV, "127.0.0.1") is None
-    assert _refusal(LOOPBACK_DEV, "not-an-address") is not None
-    assert _refusal(EgressPolicy(), "10.1.2.3") is not None
+async def test_a_resolved_value_that_is_not_an_address_is_refused() -> None:
+    server = Upstream(OK_JSON)
+    async with upstream(server) as port:
+        trio.socket.set_custom_hostname_resolver(Resolver(["not-an-address"]))
+        try:
+            kind, (_url, _now, reason) = await fetched_via(fetch(f"http://ap.test:{port}/"))
+        finally:
+            trio.socket.set_custom_hostname_resolver(None)
+    assert kind == "fetch_failed"
+    assert reason == "egress refused: the host resolves to something that is not an IP address"
+    assert server.seen == []
 
 
 # ------------------------------------------------------------------ TLS, construction
