@@ -24,6 +24,16 @@ PyJWT and joserfc (JWT only), and ``regent-httpsig``, which pins
 ``http-message-signatures<2.1`` and so runs in a second environment and process (``--worker
 regent``) with its own raw and ours measured there.
 
+The verify+token group also has a row for our resource engine, ``ResourceVerifier.check``
+(‡): the whole decision a resource makes on the request (signature, authority, token type,
+issuer trust, the agent provider's metadata and JWKS from its discovery cache, filled once
+from in-memory documents before the timing, the token, key binding, route policy). It
+remembers validated tokens, and the token layer verified token signatures; to validate the
+token on every call, as the peers do, its memo holds one token, the calls alternate between
+two equivalent route policies (the memo is keyed by the policy's algorithms), and the
+signature memo is emptied before each call. A warmed resource hits both memos and verifies
+one signature per request: ``bench_resource.py`` measures that path.
+
 Every operation is called once per round outside the timing and its result checked (the
 signature verifies, the claims are the token's), and every verifier is shown a tampered
 request once and must refuse it. Rounds are interleaved; medians are reported.
@@ -39,6 +49,7 @@ import base64
 import contextlib
 import importlib
 import importlib.metadata
+import itertools
 import json
 import platform
 import statistics
@@ -47,7 +58,7 @@ import sys
 import time
 import timeit
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -68,6 +79,16 @@ from aauth import (
     signature_base,
     verify_request,
 )
+from aauth.discovery import DiscoveryCache
+from aauth.resource import (
+    AccessMode,
+    Challenge,
+    NeedFetch,
+    ResourcePolicy,
+    ResourceVerifier,
+    Verified,
+)
+from aauth.tokens import validate as token_validation
 from tests.vectors import load_vectors
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,7 +108,9 @@ GROUPS = {
     "jwt": "decode and verify the agent token (raw: crypto_sign_open of the JWS)",
 }
 OURS = "aauth (ours)"
+CHECK = "aauth ResourceVerifier.check ‡"
 RAW = "raw libsodium"
+RESOURCE = "https://resource.example"
 
 
 # ------------------------------------------------------------------------------ fixture
@@ -289,12 +312,65 @@ def raw_and_ours(fx: Fixture) -> tuple[Peer, Peer, bytes]:
             lambda r: isinstance(r, dict) and r["cnf"]["jwk"]["x"] == fx.agent_x,
         ),
     ]
+    ours.ops.append(resource_check(fx, lambda: state["signed"]))
     tampered = _ours_request(state["signed"].headers, TAMPERED_URL)
     assert _refuses(lambda: verify_request(tampered, now=_now()))
     assert _refuses(
         lambda: decode_jwt(_tampered_token(fx.token), fx.ap_public, now=_now(), typ=AGENT_TYP)
     )
     return raw, ours, base
+
+
+def resource_check(fx: Fixture, signed: Callable[[], HttpRequest]) -> Op:
+    """``ResourceVerifier.check`` of the signed request at ``RESOURCE`` (``/api``: agent-token
+    route), its discovery cache filled first; the token is validated on every call."""
+    issuer = "https://agent.example"
+    documents = {
+        f"{issuer}/.well-known/aauth-agent.json": {
+            "issuer": issuer,
+            "jwks_uri": f"{issuer}/jwks.json",
+        },
+        f"{issuer}/jwks.json": fx.ap_jwks,
+    }
+    cache = DiscoveryCache()
+    route = ResourcePolicy(mode=AccessMode.AGENT_TOKEN)
+    verifier = ResourceVerifier(
+        RESOURCE,
+        Ed25519Key.from_seed(bytes(32)),
+        "resource-key-1",
+        {"/api": route},
+        cache,
+        token_memo_size=1,
+    )
+    now = _now()
+    outcome = verifier.check(signed(), now)
+    for _ in range(4):  # the AP's metadata, then its JWKS, from memory
+        if not isinstance(outcome, NeedFetch):
+            break
+        body = json.dumps(documents[outcome.url]).encode()
+        cache.on_fetched(outcome.url, 200, [("Content-Type", "application/json")], body, now=now)
+        outcome = verifier.check(signed(), now)
+    assert isinstance(outcome, Verified), outcome
+    tampered = _ours_request(signed().headers, TAMPERED_URL)
+    assert isinstance(verifier.check(tampered, now), Challenge)
+    # Like the peers, validate the token on every call. The verifier remembers validated
+    # tokens by (token, policy algorithms): its memo holds one, and the calls alternate
+    # between two equivalent policies (the token is signed with Ed25519). The token layer
+    # also remembers verified token signatures, process-wide, with no public switch: that
+    # dict is emptied before each call (it must exist: a rename fails here, not silently).
+    policies = itertools.cycle((route, replace(route, algorithms=("Ed25519",))))
+    verified_signatures: dict[Any, None] = token_validation._VERIFIED_SIGNATURES
+
+    def check() -> object:
+        verified_signatures.clear()
+        return verifier.check(signed(), _now(), policy=next(policies))
+
+    return Op(
+        "verify+token",
+        CHECK,
+        check,
+        lambda r: isinstance(r, Verified) and r.agent == fx.claims_sub,
+    )
 
 
 # --------------------------------------------------------------------- peers in-process
@@ -666,7 +742,7 @@ def report(
         rows = [(impl, value) for (g, impl), value in medians.items() if g == group]
         raw, ours = medians[(group, RAW)], medians[(group, OURS)]
         for impl, value in rows:
-            versus = "" if impl in (RAW, OURS) else _versus(ours, value)
+            versus = "" if impl in (RAW, OURS, CHECK) else _versus(ours, value)
             print(f"  {impl:<{width - 2}} {value:8.1f} {value / raw:6.2f}x  {versus}")
         own = {impl: value for (g, impl), value in regent_medians.items() if g == group}
         if regent is not None and "regent-httpsig" in own:
@@ -686,6 +762,27 @@ def report(
                 f"  {group}: raw {own_raw:.1f} µs, ours {own_ours:.1f} µs "
                 f"({own_ours / own_raw:.2f}x raw)"
             )
+        own_check = regent_medians.get(("verify+token", CHECK))
+        own_regent = regent_medians.get(("verify+token", "regent-httpsig"))
+        if own_check is not None and own_regent is not None:
+            own_raw = regent_medians[("verify+token", RAW)]
+            print(
+                f"  verify+token: ResourceVerifier.check {own_check:.1f} µs "
+                f"({own_check / own_raw:.2f}x raw); beside regent-httpsig's verifier: "
+                f"{_versus(own_check, own_regent)}"
+            )
+    if any(impl == CHECK for _, impl in medians):
+        print(
+            "\n‡ our resource engine's whole decision on the request (signature, authority, "
+            "agent token against\n  the AP's cached metadata and JWKS, key binding, route "
+            "policy), the token validated on every call\n  (its memos of validated tokens "
+            "and token signatures, which a warmed resource hits, are defeated:\n  see "
+            "bench_resource.py for that path)"
+        )
+        check = medians[("verify+token", CHECK)]
+        for (group, impl), value in medians.items():
+            if group == "verify+token" and impl not in (RAW, OURS, CHECK):
+                print(f"  beside {impl}: {_versus(check, value)}")
     print("\nWhat each peer could and could not do:")
     for peer in peers:
         for note in peer.notes:
