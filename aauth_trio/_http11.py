@@ -19,6 +19,7 @@ import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -155,9 +156,16 @@ async def _open_tcp(target: _Target, egress: EgressPolicy | None) -> trio.abc.St
     return await trio.open_tcp_stream(addresses[-1], target.port)
 
 
+@cache
+def _system_tls() -> ssl.SSLContext:
+    """The system-trust TLS context, built on first use and shared (loading the CA store is
+    slow; a context is safe to share between connections)."""
+    return ssl.create_default_context()
+
+
 async def _connect(
     target: _Target,
-    ssl_context: Callable[[], ssl.SSLContext],
+    ssl_context: ssl.SSLContext | None,
     timeouts: Timeouts,
     egress: EgressPolicy | None = None,
 ) -> trio.abc.Stream:
@@ -165,8 +173,9 @@ async def _connect(
         with trio.fail_after(timeouts.connect):
             stream = await _open_tcp(target, egress)
             if target.scheme == "https":
+                context = ssl_context if ssl_context is not None else _system_tls()
                 tls = trio.SSLStream(
-                    stream, ssl_context(), server_hostname=target.host, https_compatible=True
+                    stream, context, server_hostname=target.host, https_compatible=True
                 )
                 try:
                     await tls.do_handshake()
@@ -289,7 +298,7 @@ async def exchange(
     *,
     timeouts: Timeouts,
     body_limit: BodyLimit,
-    ssl_context: Callable[[], ssl.SSLContext] = ssl.create_default_context,
+    ssl_context: ssl.SSLContext | None = None,
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
     egress: EgressPolicy | None = None,
 ) -> Exchange:
@@ -297,7 +306,8 @@ async def exchange(
 
     :param timeouts: the bound of each step and of the whole exchange.
     :param body_limit: the most body bytes to read for a response of a given status.
-    :param ssl_context: makes the TLS context for ``https`` URLs (system trust by default).
+    :param ssl_context: the TLS context for ``https`` URLs; default: the system trust (one
+        context, built on first use and shared by every exchange).
     :param max_header_bytes: the largest response head accepted (h11 checks it while the head
         is incomplete, so a head may exceed it by at most one read of 64 KiB).
     :param egress: when given, the host is resolved first, the answer goes through

@@ -200,11 +200,6 @@ class AAuthClient:
     def _now(self) -> int:
         return int(self._clock())
 
-    def _context(self) -> ssl.SSLContext:
-        if self._ssl_context is None:
-            self._ssl_context = ssl.create_default_context()
-        return self._ssl_context
-
     async def _send(self, action: SendRequest) -> ResponseReceived | TransportFailed:
         def limit(status: int) -> int:
             return action.max_body if action.needs_body(status) else self.max_response_size
@@ -214,7 +209,7 @@ class AAuthClient:
                 action.request,
                 timeouts=self.timeouts,
                 body_limit=limit,
-                ssl_context=self._context,
+                ssl_context=self._ssl_context,
                 max_header_bytes=self._max_header_bytes,
             )
         except TransportFailure as exc:

@@ -263,7 +263,7 @@ class AAuthServer:
                 HttpRequest("GET", action.dial_url, (("Accept", action.accept),)),
                 timeouts=Timeouts(connect=seconds, write=seconds, read=seconds, exchange=seconds),
                 body_limit=lambda _status: limit,
-                ssl_context=self._context,
+                ssl_context=self._ssl_context,
                 egress=action.egress,
             )
         except TransportFailure as failure:
@@ -281,11 +281,6 @@ class AAuthServer:
 
     def _now(self) -> int:
         return int(self._clock())
-
-    def _context(self) -> ssl.SSLContext:
-        if self._ssl_context is None:
-            self._ssl_context = ssl.create_default_context()
-        return self._ssl_context
 
     # -- the wire -------------------------------------------------------------------------------
 
