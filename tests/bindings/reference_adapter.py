@@ -13,6 +13,7 @@ with a timeout, no redirects, the body capped).
 from __future__ import annotations
 
 import socket
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -133,10 +134,14 @@ class ReferenceAdapter:
     def serve(self, server: ResourceServer, clock: Clock) -> Iterator[str]:
         """Serve the echo app behind ``server`` on 127.0.0.1; yield the base URL."""
         app = EchoApp()
+        # the engine is not thread-safe and http.server answers each connection in its own
+        # thread: one exchange at a time (an event-loop binding needs no lock)
+        engine_lock = threading.Lock()
 
         def handle(request: HttpRequest, now: int) -> HttpResponse:
             del now  # the loop reads the clock at each step
-            return run_exchange(server, request, clock, app.for_request)
+            with engine_lock:
+                return run_exchange(server, request, clock, app.for_request)
 
         with serve(handle, clock) as served:
             yield served.origin
