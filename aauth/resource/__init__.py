@@ -11,13 +11,16 @@
 * :class:`PersonRecordStore` / :class:`MemoryPersonRecords`: verified person tokens by
   ``(ps, sub)``, for step-up resource tokens.
 * :class:`SessionStore` / :class:`MemorySessionStore`: ``AAuth-Access`` session tokens.
+* :class:`AuthorizationRequest` / :class:`Authorized`: the ``authorization_endpoint``'s body
+  and answer (``ResourceServer(authorization_path=...)``, ``ResourceVerifier.authorize``).
 """
 
 from __future__ import annotations
 
 from .actions import Action, CallApp, Fetch, Respond
+from .authorization import AuthorizationRequest, AuthorizationRequestError
 from .exchange import Exchange
-from .outcomes import Challenge, NeedFetch, Outcome, Verified
+from .outcomes import Authorized, Challenge, NeedFetch, Outcome, Verified
 from .policy import AccessMode, ResourcePolicy
 from .records import MemoryPersonRecords, PersonRecord, PersonRecordStore
 from .replay import MemoryReplayStore, ReplayStore
@@ -29,6 +32,9 @@ __all__ = [
     "METADATA_PATH",
     "AccessMode",
     "Action",
+    "AuthorizationRequest",
+    "AuthorizationRequestError",
+    "Authorized",
     "CallApp",
     "Challenge",
     "Exchange",

@@ -21,7 +21,7 @@ from ..tokens import AuthToken
 from ._util import JSON_TYPE, NO_STORE, check_now, gone, problem, split_url
 from .actions import Action, CallApp, Fetch, Respond
 from .held import HeldCall, HeldKind, HeldState
-from .outcomes import Challenge, NeedFetch, Verified
+from .outcomes import Authorized, Challenge, NeedFetch, Verified
 from .policy import AccessMode, ResourcePolicy
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class Exchange:
     :class:`~aauth.errors.LocalError`.
     """
 
-    __slots__ = ("_action", "_fetches", "_held", "_policy", "_server", "request")
+    __slots__ = ("_action", "_authorizing", "_fetches", "_held", "_policy", "_server", "request")
 
     def __init__(self, server: ResourceServer, request: HttpRequest, now: int) -> None:
         self._server = server
@@ -48,6 +48,7 @@ class Exchange:
         self._fetches = 0
         self._policy: ResourcePolicy | None = None
         self._held: HeldCall | None = None
+        self._authorizing = False
         self._action: Action = self._start(now)
 
     # ------------------------------------------------------------------ public
@@ -127,6 +128,8 @@ class Exchange:
         served = server._well_known(request, path)
         if served is not None:
             return served
+        if path == server.authorization_path:
+            return self._start_authorization(now)
         if path.startswith(server.pending_prefix):
             return self._start_poll(path[len(server.pending_prefix) :], now)
         policy = server.verifier.policy_for(path)
@@ -135,6 +138,15 @@ class Exchange:
                 return CallApp(request=request, identity=None)
             return Respond(problem("invalid_request", "no such resource", 404))
         self._policy = policy
+        return self._decide(now)
+
+    def _start_authorization(self, now: int) -> Action:
+        """``POST {authorization_endpoint}`` (digest §1.4 step 3(a), §7.1): answered here."""
+        if self.request.method != "POST":
+            allow = (("Allow", "POST"),)
+            return Respond(problem("invalid_request", "use POST", 405).with_headers(allow))
+        self._authorizing = True
+        self._policy = self._server._authorization_policy
         return self._decide(now)
 
     def _start_poll(self, pending_id: str, now: int) -> Action:
@@ -157,16 +169,35 @@ class Exchange:
         held = self._held
         if held is not None and server._held.get(held.id, now=now) is not held:
             return Respond(gone())  # it expired (or finished) while this poll fetched keys
-        bound_to = None if held is None else held.thumbprint
-        outcome = server.verifier.check(self.request, now, policy=policy, bound_to=bound_to)
+        outcome: Authorized | Challenge | NeedFetch | Verified
+        if self._authorizing:
+            outcome = server.verifier.authorize(
+                self.request,
+                now,
+                policy=policy,
+                grant=server._grant,
+                aud=server.authorization_access_server,
+            )
+        else:
+            bound_to = None if held is None else held.thumbprint
+            outcome = server.verifier.check(self.request, now, policy=policy, bound_to=bound_to)
         if isinstance(outcome, NeedFetch):
             if self._fetches >= server.max_fetches:
-                error = SignatureError("the issuer's keys could not be fetched", code="unknown_key")
+                detail = "the issuer's keys could not be fetched"
+                if self._authorizing:
+                    # a person token whose keys cannot be had (see ResourceVerifier.authorize)
+                    refusal = Challenge.denied(
+                        "invalid_person_token", f"{detail} (unknown_key)", status=400
+                    )
+                    return Respond(refusal.to_response())
+                error = SignatureError(detail, code="unknown_key")
                 challenge = Challenge.signature(error, accepted_algs=policy.algorithms)
                 return Respond(challenge.to_response())
             # a pending fetch (another exchange asked first) is fetched again: the cache
             # takes a duplicate answer like the first
             return server._fetch(outcome)
+        if isinstance(outcome, Authorized):
+            return Respond(outcome.to_response())
         if held is not None:
             return self._poll(held, outcome, now)
         if isinstance(outcome, Verified):

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from ..aauth_headers import Requirement, build_aauth_requirement
 from ..discovery import FetchPurpose
 from ..errors import SignatureError
@@ -16,7 +18,7 @@ from ..signature_headers import signature_error_headers
 from ..tokens import AgentToken, AuthToken, PersonToken
 from .policy import AccessMode
 
-__all__ = ["Challenge", "NeedFetch", "Outcome", "Verified"]
+__all__ = ["Authorized", "Challenge", "NeedFetch", "Outcome", "Verified"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,6 +131,25 @@ class NeedFetch:
     purpose: FetchPurpose
     issuer: str
     pending: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Authorized:
+    """The ``authorization_endpoint`` issued a resource token (digest §1.4 step 3(a), §7.1):
+    ``200 {"resource_token": …}``.
+
+    :param resource_token: the signed ``aa-resource+jwt``.
+    :param thumbprint: the signing key's thumbprint (the token's ``agent_jkt``).
+    """
+
+    resource_token: str
+    thumbprint: str
+
+    def to_response(self) -> HttpResponse:
+        """``200`` JSON with ``Cache-Control: no-store`` (the body carries a token)."""
+        body = msgspec.json.encode({"resource_token": self.resource_token})
+        headers = (("Content-Type", "application/json"), ("Cache-Control", "no-store"))
+        return HttpResponse(200, headers, body)
 
 
 Outcome = Verified | Challenge | NeedFetch

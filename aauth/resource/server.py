@@ -31,18 +31,26 @@ from ..aauth_headers import (
 from ..discovery import EgressPolicy, FetchPurpose
 from ..errors import LocalError
 from ..http import HttpRequest, HttpResponse
+from ..identifiers import InvalidIdentifierError, validate_server_id
 from ..interaction import (
     InteractionCodeError,
     generate_interaction_code,
     normalize_interaction_code,
 )
 from ..metadata import DWK_RESOURCE, ResourceMetadata, serialize_metadata
+from ..tokens import PersonToken
 from ._util import JSON_TYPE, NO_STORE, PENDING_BODY, check_now, problem, split_url
 from .actions import Action, CallApp, Fetch, Respond
+from .authorization import (
+    AuthorizationRequest,
+    AuthorizationRequestError,
+    parse_authorization_request,
+    scope_values,
+)
 from .exchange import Exchange
 from .held import HeldCall, HeldCalls, HeldKind, HeldState
-from .outcomes import NeedFetch, Verified
-from .policy import ResourcePolicy
+from .outcomes import Challenge, NeedFetch, Verified
+from .policy import AccessMode, ResourcePolicy
 from .sessions import MemorySessionStore, SessionRecord, SessionStore
 from .verifier import ResourceVerifier
 
@@ -64,6 +72,12 @@ _SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 
 #: Components a bodiless poll cannot cover: dropped from the route's policy for polls.
 _BODY_COMPONENTS: Final = frozenset({"content-digest", "content-type", "content-length"})
+
+#: digest §7: a JSON body is covered by content-type and content-digest.
+_JSON_BODY_COMPONENTS: Final = ("content-type", "content-digest")
+
+#: ``account_check(ps, sub, account)``: whether the person ``(ps, sub)`` holds ``account``.
+AccountCheck = Callable[[str, str, str], bool]
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -133,6 +147,15 @@ class ResourceServer:
     :param session_rotate_after: seconds after which a presented session token is replaced
         by a new ``AAuth-Access`` on the response (``None``: never rotated).
     :param session_grace: seconds a rotated token keeps working.
+    :param authorization_path: where the server answers ``POST`` requests for resource
+        tokens itself (digest §1.4 step 3(a), §7.1; e.g. ``/aauth/authorize``), advertised
+        as ``authorization_endpoint`` (identifier + path); ``None``: no such endpoint. It
+        wins over a route prefix that covers it.
+    :param authorization_access_server: four-party: the Access Server the endpoint's
+        resource tokens are for (``aud``); ``None``: the PS that issued the person token.
+    :param account_check: ``account_check(ps, sub, account)`` says whether the person holds
+        ``account`` in the resource's namespace; without it every ``account`` is refused
+        (``400 invalid_account``: nothing can confirm it).
     """
 
     def __init__(
@@ -165,6 +188,9 @@ class ResourceServer:
         session_lifetime: int = 3_600,
         session_rotate_after: int | None = None,
         session_grace: int = 60,
+        authorization_path: str | None = None,
+        authorization_access_server: str | None = None,
+        account_check: AccountCheck | None = None,
     ) -> None:
         if not isinstance(verifier, ResourceVerifier):
             raise LocalError("verifier must be a ResourceVerifier")
@@ -235,6 +261,20 @@ class ResourceServer:
                 allow_insecure_loopback_for_development=dev,
             )
         self.interaction_url = interaction_url
+        self.authorization_path = _authorization_path(
+            authorization_path, (METADATA_PATH, jwks_path), pending_prefix
+        )
+        if authorization_access_server is not None:
+            try:
+                validate_server_id(
+                    authorization_access_server, allow_insecure_loopback_for_development=True
+                )
+            except InvalidIdentifierError as exc:
+                raise LocalError(f"authorization_access_server: {exc.message}") from None
+        self.authorization_access_server = authorization_access_server
+        if account_check is not None and not callable(account_check):
+            raise LocalError("account_check must be a callable (ps, sub, account) -> bool")
+        self.account_check = account_check
         self.metadata = _metadata(
             verifier,
             policies,
@@ -243,6 +283,18 @@ class ResourceServer:
             signature_window=signature_window,
             additional_signature_components=additional_signature_components,
             scope_descriptions=scope_descriptions,
+            authorization_path=self.authorization_path,
+        )
+        # digest §4.4: only scopes in scope_descriptions (else those the routes require)
+        self._known_scopes = frozenset(
+            scope_descriptions
+            if scope_descriptions
+            else (value for p in policies for value in p.scopes)
+        )
+        self._authorization_policy = (
+            None
+            if self.authorization_path is None
+            else _authorization_policy(policies, self.metadata)
         )
         cache = (("Cache-Control", f"public, max-age={metadata_max_age}"),)
         self._metadata_response = HttpResponse(
@@ -318,6 +370,33 @@ class ResourceServer:
         self._held.forget_code(held)  # AAuth -11: single use
         held.state = state
         return True
+
+    def _grant(self, request: HttpRequest, person: PersonToken) -> AuthorizationRequest | Challenge:
+        """The authorization endpoint's body for a verified person token (digest §7.1):
+        the request to issue a resource token for, or the ``400`` to send."""
+        try:
+            asked = parse_authorization_request(request)
+        except AuthorizationRequestError as exc:
+            return Challenge.denied("invalid_request", exc.message, status=400)
+        values = scope_values(asked.scope)
+        if values is None:
+            return Challenge.denied(
+                "invalid_scope", "scope is not a space-separated list of scope values", status=400
+            )
+        unknown = [value for value in values if value not in self._known_scopes]
+        if unknown:
+            shown = " ".join(unknown)[:200]
+            return Challenge.denied("invalid_scope", f"unknown scope {shown}", status=400)
+        account = asked.account
+        if account is not None and not (
+            self.account_check is not None
+            and self.account_check(person.iss, person.sub, account) is True
+        ):
+            # digest §7.1: the account is not held by this person (or cannot be confirmed)
+            return Challenge.denied(
+                "invalid_account", "the account is not held by this person", status=400
+            )
+        return AuthorizationRequest(scope=" ".join(values), account=account)
 
     def _fetch(self, need: NeedFetch) -> Fetch:
         return Fetch(
@@ -447,6 +526,50 @@ class ResourceServer:
         return after is not None and now - record.issued_at >= after
 
 
+def _authorization_path(
+    path: str | None, taken: tuple[str, ...], pending_prefix: str
+) -> str | None:
+    """``path`` checked: a path (``/...``, no query or fragment) that is not the
+    metadata, the JWKS or under the pending prefix."""
+    if path is None:
+        return None
+    if (
+        not isinstance(path, str)
+        or not path.startswith("/")
+        or any(c in path for c in "?# ")
+        or path in taken
+        or _under(path, pending_prefix.rstrip("/"))
+    ):
+        raise LocalError(
+            "authorization_path must be a path ('/...', no query or fragment) apart from "
+            "the metadata, the JWKS and the pending URLs"
+        )
+    return path
+
+
+def _authorization_policy(
+    policies: list[ResourcePolicy], metadata: ResourceMetadata
+) -> ResourcePolicy:
+    """What the authorization endpoint accepts: the advertised window and components plus
+    ``content-type`` and ``content-digest`` (a JSON body, digest §7), the algorithms of
+    every route, and the Person Servers the person-token and auth-token routes trust (any,
+    when one of them trusts any)."""
+    personal = [p for p in policies if p.mode in (AccessMode.PERSON_TOKEN, AccessMode.AUTH_TOKEN)]
+    if not personal:
+        raise LocalError("authorization_path needs a person-token or auth-token route")
+    person_servers: frozenset[str] | None = None
+    if all(p.person_servers is not None for p in personal):
+        person_servers = frozenset(s for p in personal for s in p.person_servers or ())
+    extra = (*_JSON_BODY_COMPONENTS, *(metadata.additional_signature_components or ()))
+    return ResourcePolicy(
+        mode=AccessMode.PERSON_TOKEN,
+        extra_components=tuple(dict.fromkeys(extra)),
+        signature_window=metadata.signature_window,
+        algorithms=tuple(dict.fromkeys(a for p in policies for a in p.algorithms)),
+        person_servers=person_servers,
+    )
+
+
 def _metadata(
     verifier: ResourceVerifier,
     policies: list[ResourcePolicy],
@@ -456,6 +579,7 @@ def _metadata(
     signature_window: int | None,
     additional_signature_components: tuple[str, ...] | None,
     scope_descriptions: Mapping[str, str] | None,
+    authorization_path: str | None,
 ) -> ResourceMetadata:
     """The ``aauth-resource.json`` document (digest §6.2 "Resource"), defaults derived
     from the routes."""
@@ -471,6 +595,9 @@ def _metadata(
     return ResourceMetadata(
         issuer=verifier.identifier,
         jwks_uri=verifier.identifier + jwks_path,
+        authorization_endpoint=(
+            None if authorization_path is None else verifier.identifier + authorization_path
+        ),
         access_mode=access_mode,
         signature_window=signature_window,
         additional_signature_components=additional_signature_components,

@@ -26,8 +26,9 @@ from ..discovery import DiscoveryCache, FetchNeeded, FetchPending, KeyFound
 from ..errors import LocalError, RemoteError, SignatureError
 from ..http import HttpRequest
 from ..httpsig import read_signature
-from ..jws import ParsedJwt
+from ..jws import ParsedJwt, decode_jwt_unverified
 from ..keys import PrivateKey
+from ..signature_key import JwtKey, parse_signature_key
 from ..signing import AAUTH_REQUIRED_COMPONENTS, VerifiedRequest, verify_request
 from ..tokens import (
     RESOURCE_TOKEN_MAX_LIFETIME,
@@ -45,7 +46,8 @@ from ..tokens import (
     validate_auth_token,
     validate_person_token,
 )
-from .outcomes import Challenge, NeedFetch, Outcome, Verified
+from .authorization import AuthorizationRequest
+from .outcomes import Authorized, Challenge, NeedFetch, Outcome, Verified
 from .policy import AccessMode, ResourcePolicy
 from .records import MemoryPersonRecords, PersonRecord, PersonRecordStore
 from .replay import MemoryReplayStore, ReplayStore
@@ -69,7 +71,41 @@ _ACCEPTED: Final[Mapping[AccessMode, frozenset[str]]] = {
     AccessMode.AUTH_TOKEN: frozenset({TYP_PERSON, TYP_AUTH}),
 }
 
+#: The authorization endpoint is signed with a person token only (digest §7.1).
+_PERSON_ONLY: Final = frozenset({TYP_PERSON})
+
 Token = AgentToken | PersonToken | AuthToken
+
+#: What the authorization endpoint grants for a verified person token: the request to
+#: issue a resource token for, or the refusal to send (nothing recorded yet).
+Grant = Callable[[HttpRequest, PersonToken], AuthorizationRequest | Challenge]
+
+
+#: Codes ``verify_request`` gives for the jwt-scheme token itself rather than the HTTP
+#: signature: its ``exp`` (signature-key-08 §"jwt") and its claims (``cnf`` …).
+_TOKEN_CODES: Final = frozenset({"expired_jwt", "invalid_jwt"})
+
+
+def _presented_typ(request: HttpRequest) -> object:
+    """The ``typ`` of the one ``jwt``-scheme token in ``Signature-Key``, unverified (only to
+    word a refusal), or ``None``."""
+    try:
+        members = parse_signature_key(request.header("signature-key") or "")
+        tokens = [m.jwt for m in members.values() if isinstance(m, JwtKey)]
+        if len(tokens) != 1:
+            return None
+        header, _ = decode_jwt_unverified(tokens[0])
+    except SignatureError:
+        return None
+    return header.get("typ")
+
+
+@dataclass(frozen=True, slots=True)
+class _Authorizing:
+    """An ``authorization_endpoint`` request being checked: its grant and the ``aud``."""
+
+    grant: Grant
+    aud: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +180,12 @@ def _ungranted(missing: frozenset[str], token: AuthToken) -> frozenset[str]:
         if (wanted := _IDENTITY_SCOPE_CLAIMS.get(value)) is None
         or (wanted and not any(claims.get(name) not in (None, "") for name in wanted))
     )
+
+
+def _invalid_person_token(message: str, code: str) -> Challenge:
+    """``400 invalid_person_token`` (digest §7.1: "malformed, expired, wrong aud, or bad
+    signature"), the Signature-Error code it would have had in the detail."""
+    return Challenge.denied("invalid_person_token", f"{message} ({code})", status=400)
 
 
 def _unsigned_requirement(mode: AccessMode, thumbprint: str | None = None) -> Challenge:
@@ -347,7 +389,11 @@ class ResourceVerifier:
                 return Challenge.denied(
                     "invalid_request", "the request is for another authority", status=421
                 )
-            return self._after_signature(request, verified, policy, now, bound_to)
+            outcome = self._after_signature(
+                request, verified, policy, now, bound_to=bound_to, authorizing=None
+            )
+            assert not isinstance(outcome, Authorized)  # only authorize() grants
+            return outcome
         except SignatureError as exc:
             return Challenge.signature(exc, accepted_algs=policy.algorithms)
         except TokenError as exc:
@@ -355,6 +401,74 @@ class ResourceVerifier:
                 SignatureError(exc.message, code=exc.signature_code),
                 accepted_algs=policy.algorithms,
             )
+
+    def authorize(
+        self,
+        request: HttpRequest,
+        now: int,
+        *,
+        policy: ResourcePolicy,
+        grant: Grant,
+        aud: str | None = None,
+    ) -> Authorized | Challenge | NeedFetch:
+        """Decide on a ``POST`` to the resource's ``authorization_endpoint`` (digest §1.4
+        step 3(a), §7.1) at ``now``; :class:`NeedFetch` as for :meth:`check`.
+
+        ``policy`` gives the signature window, algorithms, covered components and trusted
+        Person Servers (its mode is not used: only a person token is accepted). After the
+        signature and the person token verified, ``grant(request, person_token)`` reads the
+        body and returns the :class:`~aauth.resource.authorization.AuthorizationRequest` to
+        issue for or the refusal; then the replay store, the person-token record (for
+        step-up) and the resource token (``aud``: ``aud`` if given, else the person token's
+        ``iss``), answered as :class:`Authorized`.
+
+        Answers: unsigned, or signed with an agent or auth token: ``401
+        requirement=person-token``. An HTTP signature failure (``verify_request``: the
+        signature, its components, the ``Signature-Key`` header and the token's parse into
+        the key) or a replay: ``401 Signature-Error``. A person token that fails its own
+        checks (issuer trust, discovery of its keys, JWT signature, ``exp``/``iat``,
+        ``aud``, claims, ``cnf``): ``400 invalid_person_token`` (digest §7.1 table, more
+        specific for this endpoint than the generic §3.3 rule), no signature headers.
+        """
+        if isinstance(now, bool) or not isinstance(now, int):
+            raise LocalError("now must be an int (Unix seconds)")
+        if not any(request.has_header(name) for name in _SIGNATURE_FIELDS):
+            return _unsigned_requirement(AccessMode.PERSON_TOKEN)
+        try:
+            verified = verify_request(
+                request,
+                now=now,
+                max_skew=policy.signature_window,
+                required_components=AAUTH_REQUIRED_COMPONENTS + policy.extra_components,
+                schemes=("jwt",),
+                algorithms=policy.algorithms,
+            )
+        except SignatureError as exc:
+            if exc.code in _TOKEN_CODES and _presented_typ(request) == TYP_PERSON:
+                # an expired or malformed person token (digest §7.1), found while the key
+                # was taken from it
+                return _invalid_person_token(exc.message, exc.code)
+            return Challenge.signature(exc, accepted_algs=policy.algorithms)
+        if not self._our_authority(request.url):
+            return Challenge.denied(
+                "invalid_request", "the request is for another authority", status=421
+            )
+        authorizing = _Authorizing(grant, aud)
+        try:
+            outcome = self._after_signature(
+                request, verified, policy, now, bound_to=None, authorizing=authorizing
+            )
+        except SignatureError as exc:
+            if verified.token_header.get("typ") != TYP_PERSON:
+                # an unknown typ (agent and auth tokens get the person-token requirement)
+                return Challenge.signature(exc, accepted_algs=policy.algorithms)
+            message, code = exc.message, exc.code
+        except TokenError as exc:  # raised for person tokens only (typ checked first)
+            message, code = exc.message, exc.signature_code
+        else:
+            assert not isinstance(outcome, Verified)  # the grant path answers Authorized
+            return outcome
+        return _invalid_person_token(message, code)
 
     def _our_authority(self, url: str) -> bool:
         if url.startswith(self._own_prefixes):
@@ -374,16 +488,19 @@ class ResourceVerifier:
         verified: VerifiedRequest,
         policy: ResourcePolicy,
         now: int,
+        *,
         bound_to: str | None,
-    ) -> Outcome:
+        authorizing: _Authorizing | None,
+    ) -> Outcome | Authorized:
         token = verified.token
         assert token is not None  # the jwt scheme always carries one
+        accepted = _ACCEPTED[policy.mode] if authorizing is None else _PERSON_ONLY
         memo = self._memo.get((token, policy.algorithms))
         if memo is not None:
             typ, found, model, validated_at = memo
             # the same token, already validated with the key discovery still hands out:
             # only what can change is checked again (trust, route, time, key, binding)
-            if typ not in _ACCEPTED[policy.mode]:
+            if typ not in accepted:
                 return _unsigned_requirement(policy.mode, verified.thumbprint)
             if not self._trusted(policy, typ, model.iss):
                 raise SignatureError(
@@ -394,8 +511,25 @@ class ResourceVerifier:
             )
             if step is found.key and validated_at <= now < model.exp:
                 check_key_binding(model, verified.thumbprint)
-                return self._decide(request, verified, model, policy, now, bound_to=bound_to)
-        return self._validate_token(request, verified, token, policy, now, bound_to=bound_to)
+                return self._decide(
+                    request,
+                    verified,
+                    model,
+                    policy,
+                    now,
+                    bound_to=bound_to,
+                    authorizing=authorizing,
+                )
+        return self._validate_token(
+            request,
+            verified,
+            token,
+            policy,
+            now,
+            accepted=accepted,
+            bound_to=bound_to,
+            authorizing=authorizing,
+        )
 
     def _validate_token(
         self,
@@ -405,13 +539,15 @@ class ResourceVerifier:
         policy: ResourcePolicy,
         now: int,
         *,
+        accepted: frozenset[str],
         bound_to: str | None,
-    ) -> Outcome:
+        authorizing: _Authorizing | None,
+    ) -> Outcome | Authorized:
         # digest §8 "Resource": typ first
         typ = verified.token_header.get("typ")
         if typ not in (TYP_AGENT, TYP_PERSON, TYP_AUTH):
             raise SignatureError(f"a {typ!r} token cannot sign requests", code="invalid_jwt")
-        if typ not in _ACCEPTED[policy.mode]:
+        if typ not in accepted:
             # an agent token where a person is needed: ask for the person token
             return _unsigned_requirement(policy.mode, verified.thumbprint)
         # dwk, iss, kid (token layer), before any fetch on the issuer's behalf
@@ -443,7 +579,9 @@ class ResourceVerifier:
         if len(self._memo) >= self.token_memo_size:
             self._memo.clear()  # bounded: tokens come from peers
         self._memo[token, policy.algorithms] = (typ, _Key(step, alg), model, now)
-        return self._decide(request, verified, model, policy, now, bound_to=bound_to)
+        return self._decide(
+            request, verified, model, policy, now, bound_to=bound_to, authorizing=authorizing
+        )
 
     def _trusted(self, policy: ResourcePolicy, typ: str, issuer: str) -> bool:
         if typ == TYP_AGENT:
@@ -510,9 +648,13 @@ class ResourceVerifier:
         now: int,
         *,
         bound_to: str | None,
-    ) -> Outcome:
+        authorizing: _Authorizing | None = None,
+    ) -> Outcome | Authorized:
         """Binding to a held call, identity and route policy, and the replay store before
         anything is recorded or issued (digest §8: ``(iss, sub)`` identity)."""
+        if authorizing is not None:
+            assert isinstance(model, PersonToken)  # _PERSON_ONLY: nothing else gets here
+            return self._authorized(request, verified, model, policy, now, authorizing=authorizing)
         if bound_to is not None and verified.thumbprint != bound_to:
             # AAuth -11 §"Deferred Responses": a pending URL answers only the agent that
             # made the call; nothing is recorded or issued for another key
@@ -564,6 +706,38 @@ class ResourceVerifier:
             sub=model.sub,
             scope=model.scope,
         )
+
+    def _authorized(
+        self,
+        request: HttpRequest,
+        verified: VerifiedRequest,
+        person: PersonToken,
+        policy: ResourcePolicy,
+        now: int,
+        *,
+        authorizing: _Authorizing,
+    ) -> Authorized | Challenge:
+        """The authorization endpoint after the person token verified: the grant (body,
+        scope, account), then the replay store before anything is recorded or issued, the
+        person-token record, and the resource token (digest §1.4 step 3, §4.4)."""
+        granted = authorizing.grant(request, person)
+        if isinstance(granted, Challenge):
+            return granted
+        try:
+            self._remember(request, verified, policy, now)
+        except SignatureError as exc:
+            return Challenge.signature(exc, accepted_algs=policy.algorithms)
+        record = PersonRecord.of(person, keep_for=self.resource_token_lifetime)
+        self.person_records.remember(record, now=now)
+        token = self._mint(
+            verified,
+            record,
+            granted.scope,
+            aud=authorizing.aud or record.ps,
+            account=granted.account,
+            now=now,
+        )
+        return Authorized(resource_token=token, thumbprint=verified.thumbprint)
 
     def _remember(
         self, request: HttpRequest, verified: VerifiedRequest, policy: ResourcePolicy, now: int
@@ -617,6 +791,24 @@ class ResourceVerifier:
         Required"; digest §1.4 step 3, §4.4, §8 "Resource"): ``aud`` the route's Access Server
         (four-party) or the PS that issued the person token (three-party); ``ps``, ``sub``,
         ``presented_jti``, ``mission_s256`` and ``tenant`` from the person-token record."""
+        resource_token = self._mint(
+            verified, record, scope, aud=policy.access_server or record.ps, account=None, now=now
+        )
+        return Challenge.requirement(
+            AuthTokenRequired(resource_token=resource_token), thumbprint=verified.thumbprint
+        )
+
+    def _mint(
+        self,
+        verified: VerifiedRequest,
+        record: PersonRecord,
+        scope: str,
+        *,
+        aud: str,
+        account: str | None,
+        now: int,
+    ) -> str:
+        """A signed resource token for ``record``'s person, bound to the signing key."""
         if self.new_jti is None:
             raise LocalError("auth-token routes need new_jti to issue resource tokens")
         resource_token = create_resource_token(
@@ -625,7 +817,7 @@ class ResourceVerifier:
             now=now,
             jti=self.new_jti(),
             iss=self.identifier,
-            aud=policy.access_server or record.ps,
+            aud=aud,
             agent_jkt=verified.thumbprint,
             scope=scope,
             ps=record.ps,
@@ -633,12 +825,11 @@ class ResourceVerifier:
             presented_jti=record.presented_jti,
             mission_s256=record.mission_s256,
             tenant=record.tenant,
+            account=account,
             lifetime=self.resource_token_lifetime,
             emit_legacy_person_token_jti=self.emit_legacy_person_token_jti,
             allow_insecure_loopback_for_development=(
                 self.discovery_cache.egress.allow_insecure_loopback_for_development
             ),
         )
-        return Challenge.requirement(
-            AuthTokenRequired(resource_token=resource_token), thumbprint=verified.thumbprint
-        )
+        return resource_token
