@@ -19,6 +19,9 @@ the real mockin over loopback HTTP (after :func:`aauth.discovery.check_resolved_
 2. OUR agent (``aauth_httpx.AAuth`` over an httpx transport that hands resource requests to
    the in-process resource and mockin requests to mockin) gets a person token from mockin
    and calls a person-token route; then the three-party auth-token flow (see the tests).
+   Last, the same flow with our ResourceServer served on a socket under a loopback http
+   identifier (development mode) that mockin discovers for real: no ``trusted_servers``
+   entry for it, every party on a real socket.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
-from aauth import HttpRequest, HttpResponse, decode_jwt_unverified, sign_request, verify_request
+from aauth import HttpRequest, HttpResponse, decode_jwt_unverified, verify_request
 from aauth.aauth_headers import AuthTokenRequired, parse_aauth_requirement
 from aauth.agent import (
     Agent,
@@ -62,9 +65,9 @@ from aauth.tokens import (
     TYP_AGENT,
     AuthToken,
     PersonToken,
-    create_resource_token,
     validate_auth_token,
     validate_person_token,
+    validate_resource_token,
 )
 from aauth_httpx import AAuth
 from tests.fakes import FakeAgentProvider, serve
@@ -352,15 +355,18 @@ class ServerResource:
         routes: Mapping[str, ResourcePolicy] | None = None,
         new_jti: Callable[[], str] | None = None,
         legacy_jti: bool = False,
+        dev: bool = False,
         **options: Any,
     ) -> None:
         self.upstreams = upstreams
+        # dev: the verifier's discovery cache in development mode, which is what lets it
+        # validate tokens whose identifiers (``aud`` = a loopback ``identifier``) are http
         self.verifier = verifier = ResourceVerifier(
             identifier,
             RESOURCE_KEY,
             RESOURCE_KID,
             dict(routes or _routes()),
-            DiscoveryCache(),
+            DiscoveryCache(egress=DEV_EGRESS) if dev else DiscoveryCache(),
             new_jti=new_jti,
             emit_legacy_person_token_jti=legacy_jti,
         )
@@ -1058,82 +1064,184 @@ def test_mockin_checks_our_resource_token_signature(world: MockinWorld) -> None:
     assert world.resource.calls == []
 
 
-def _mockin_post(mockin: Mockin, path: str, payload: Mapping[str, object]) -> HttpResponse:
-    """A JSON POST to mockin's ``path`` signed by our agent key with a fresh agent token
-    (real clock), mapped before signing."""
-    now = int(time.time())
-    request = HttpRequest(
-        "POST", mockin.base_url + path, list(JSON_TYPE), json.dumps(payload).encode()
-    )
-    token = PROVIDER.mint(AGENT_KEY, now=now)
-    return http_call(sign_request(request, AGENT_KEY, signature_key=token, created=now))
+class RecordingTransport(httpx.BaseTransport):
+    """The agent's real network (every peer on a loopback socket), recording each request
+    the agent sent: ``(method, url, body)``."""
+
+    def __init__(self) -> None:
+        self.network = httpx.HTTPTransport()
+        self.sent: list[tuple[str, str, bytes]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append((request.method, str(request.url), request.read()))
+        return self.network.handle_request(request)
+
+    def close(self) -> None:
+        self.network.close()
 
 
-def test_mockin_discovers_our_served_documents(mockin: Mockin) -> None:
-    """Without ``trusted_servers`` for our resource, mockin discovers it for real: ``GET
-    {iss}/.well-known/aauth-resource.json``, issuer byte-equal, then ``jwks_uri``. The only
-    identifier mockin can reach here is loopback http (``http://127.0.0.1:PORT``, which it
-    accepts as a ``resource``), so our ResourceServer is served on a socket under it.
+@dataclass(frozen=True)
+class ServedCase:
+    """One auth-token route called on the served resource, and what our server answers."""
 
-    The resource token is signed with the key the server publishes, by
-    :func:`create_resource_token` (dev mode): our verifier refuses person tokens whose
-    ``aud`` is an http identifier (RESOURCE-RESULTS.md, "Not done"), so the server cannot
-    get as far as issuing one under this identifier."""
+    path: str
+    #: our server's answer to the agent token, then to mockin's person token
+    challenges: tuple[int, int]
+
+
+SERVED_CASES: Final = {
+    "immediate": ServedCase("/auth/data", (401, 401)),
+    "deferred": ServedCase("/deferred/data?page=2", (401, 202)),
+}
+
+
+@pytest.mark.parametrize("case", list(SERVED_CASES))
+def test_mockin_discovers_our_served_resource_in_the_full_flow(case: str, mockin: Mockin) -> None:
+    """The three-party flow with NO ``trusted_servers`` entry for our resource: mockin
+    discovers it for real. Our ResourceServer is served on a socket under the only identifier
+    mockin can reach, ``http://127.0.0.1:PORT`` (development mode: loopback http identifiers,
+    AAuth -11 §"Server Identifiers"), and our agent talks to it over that socket:
+
+    agent token → ``401 person-token`` → mockin's person token (``aud`` = the http
+    identifier) → ``401 auth-token`` (or ``202`` + ``Location``) with a resource token OUR
+    SERVER signed → the agent sends it to mockin, which ``GET``s our
+    ``/.well-known/aauth-resource.json`` (issuer byte-equal) and the ``jwks_uri`` it names,
+    verifies the token and issues an auth token → our server verifies that (the call, or the
+    poll of ``Location`` running the held call) → ``200`` from the app."""
+    spec = SERVED_CASES[case]
     ps_jwks: dict[str, Any] = json.loads(mockin.call("GET", "/aauth/jwks.json").body)
     holder: list[ServerResource] = []
 
     def handle(request: HttpRequest, now: int) -> HttpResponse:
         return holder[0].handle(request, now)
 
+    network = RecordingTransport()
     with serve(handle, time.time) as served:
         identifier = served.origin
-        resource = ServerResource(mockin_upstreams(mockin), identifier=identifier)
+        resource = ServerResource(
+            mockin_upstreams(mockin),
+            identifier=identifier,
+            new_jti=_counter("served-rt"),
+            legacy_jti=True,  # mockin 2.0.0 reads only person_token_jti (M1)
+            dev=True,
+        )
         holder.append(resource)
-        MockinWorld(mockin, resource, ps_jwks).trust(None)  # the AP only, NOT our resource
+        world = MockinWorld(mockin, resource, ps_jwks)
+        world.trust(None)  # the AP only, NOT our resource
+        trusted = mockin.json_call("GET", "/mock/aauth")["trusted_servers"]
+        assert set(trusted) == {PROVIDER.issuer}
+        auth = AAuth(world.agent(dev=True))
+        with httpx.Client(transport=network, auth=auth, timeout=HTTP_TIMEOUT) as client:
+            answer = client.get(identifier + spec.path)
 
-        answer = _mockin_post(mockin, "/aauth/token/person", {"resource": identifier})
-        assert answer.status == 200, answer.body
-        now = int(time.time())
-        person = validate_person_token(
-            json.loads(answer.body)["person_token"],
-            ps_jwks,
-            now=now,
-            audience=identifier,
-            issuer=MOCKIN_ISSUER,
-            allow_insecure_loopback_for_development=True,
-        )
-        resource_token = create_resource_token(
-            RESOURCE_KEY,
-            kid=RESOURCE_KID,
-            now=now,
-            jti="rt-served-1",
-            iss=identifier,
-            aud=MOCKIN_ISSUER,
-            agent_jkt=AGENT_KEY.thumbprint,
-            scope="data.read",
-            person_token=person,
-            emit_legacy_person_token_jti=True,
-            allow_insecure_loopback_for_development=True,
-        )
-        issued = _mockin_post(mockin, "/aauth/token/auth", {"resource_token": resource_token})
-
-    assert issued.status == 200, issued.body
-    # mockin's requests to our server: the metadata, then the jwks_uri it names; answered by
-    # the server itself, unauthenticated
-    assert [(r.method, r.url) for r in resource.requests] == [
-        ("GET", f"{identifier}{METADATA_PATH}"),
-        ("GET", f"{identifier}/jwks.json"),
+    assert answer.status_code == 200, answer.content
+    call_url = identifier + spec.path
+    metadata_url, jwks_url = f"{identifier}{METADATA_PATH}", f"{identifier}/jwks.json"
+    # everything our server received, in order: the agent's call twice, mockin's discovery
+    # while it held the agent's auth-token request, then the agent's call (or poll) again
+    [first, second, metadata_get, jwks_get, last] = resource.requests
+    assert world.statuses() == [*spec.challenges, 200, 200, 200]
+    assert [(r.method, r.url) for r in (first, second, metadata_get, jwks_get)] == [
+        ("GET", call_url),
+        ("GET", call_url),
+        ("GET", metadata_url),
+        ("GET", jwks_url),
     ]
-    assert [r.status for r in resource.responses] == [200, 200]
-    auth = validate_auth_token(
-        json.loads(issued.body)["auth_token"],
+    # mockin's fetches are plain, unsigned GETs; the agent's requests are signed
+    assert metadata_get.header("signature") is None and jwks_get.header("signature") is None
+    assert all(r.header("signature-key") for r in (first, second, last))
+    # what our server published, as mockin read it
+    document = json.loads(resource.responses[2].body)
+    assert (document["issuer"], document["jwks_uri"]) == (identifier, jwks_url)
+    served_jwks = json.loads(resource.responses[3].body)
+    assert served_jwks == {"keys": [{**RESOURCE_KEY.public_jwk, "kid": RESOURCE_KID, "use": "sig"}]}
+
+    # the agent's tokens at each step
+    agent_jwt, person_jwt, auth_jwt = (_token_of(r) for r in (first, second, last))
+    assert decode_jwt_unverified(agent_jwt)[0]["typ"] == "aa-agent+jwt"
+    person = validate_person_token(
+        person_jwt,
         ps_jwks,
         now=int(time.time()),
         audience=identifier,
         issuer=MOCKIN_ISSUER,
         allow_insecure_loopback_for_development=True,
     )
-    assert (auth.sub, auth.scope, auth.ps) == (person.sub, "data.read", MOCKIN_ISSUER)
+
+    # the resource token: in our server's challenge, signed with the key it serves, its
+    # jti from the server's generator; and exactly what the agent took to mockin
+    challenge = resource.responses[1]
+    if spec.challenges[1] == 202:
+        # the call is held behind Location (relative, on our origin); the agent polls it
+        last_url = urljoin(call_url, challenge.header("location") or "")
+        assert last_url.startswith(identifier + "/") and last_url != call_url
+        assert json.loads(challenge.body)["status"] == "pending"
+    else:
+        last_url = call_url
+    assert (last.method, last.url) == ("GET", last_url)
+    requirement = parse_aauth_requirement(challenge.header("aauth-requirement") or "")
+    assert isinstance(requirement, AuthTokenRequired)
+    resource_token = requirement.resource_token
+    claims = validate_resource_token(
+        resource_token,
+        served_jwks,
+        now=int(time.time()),
+        audience=MOCKIN_ISSUER,
+        issuer=identifier,
+        ps=MOCKIN_ISSUER,
+        subject=person.sub,
+        allow_insecure_loopback_for_development=True,
+    )
+    assert claims.agent_jkt == AGENT_KEY.thumbprint
+    assert claims.scope == "data.read"
+    raw = decode_jwt_unverified(resource_token)[1]
+    assert raw["jti"].startswith("served-rt-0001-")
+    assert raw["presented_jti"] == raw["person_token_jti"] == person.jti
+    # everything the agent sent, in order, over real sockets: our server's challenge
+    # answered at mockin each time; the auth-token request carried our server's token
+    ps = mockin.base_url
+    assert [(method, url) for method, url, _ in network.sent] == [
+        ("GET", call_url),
+        ("GET", f"{ps}/.well-known/aauth-person.json"),
+        ("POST", f"{ps}/aauth/token/person"),
+        ("GET", call_url),
+        ("POST", f"{ps}/aauth/token/auth"),
+        ("GET", last_url),
+    ]
+    assert json.loads(network.sent[2][2])["resource"] == identifier
+    assert json.loads(network.sent[4][2])["resource_token"] == resource_token
+
+    # mockin's auth token, verified by our server: what the app saw
+    auth_token = validate_auth_token(
+        auth_jwt,
+        ps_jwks,
+        now=int(time.time()),
+        audience=identifier,
+        issuer=MOCKIN_ISSUER,
+        ps=MOCKIN_ISSUER,
+        subject=person.sub,
+        allow_insecure_loopback_for_development=True,
+    )
+    assert auth_token.cnf_thumbprint == AGENT_KEY.thumbprint
+    # the app ran once, with the original request (for 202: the held call, query and all)
+    [app_call] = resource.calls
+    assert app_call.request.url == call_url
+    who = identity_facts(app_call.identity)
+    assert who == {
+        "mode": "auth-token",
+        "token_type": "aa-auth+jwt",
+        "thumbprint": AGENT_KEY.thumbprint,
+        "agent": None,
+        "ps": MOCKIN_ISSUER,
+        "sub": person.sub,
+        "scope": "data.read",
+        "iss": MOCKIN_ISSUER,
+    }
+    answered = json.loads(answer.content)
+    assert answered["identity"] == who
+    assert answered["query"] == urlsplit(call_url).query
+    # our server discovered mockin's metadata and JWKS once, over loopback
+    assert [url for url, _ in resource.upstreams.log] == MOCKIN_DOCUMENTS
 
 
 def test_an_identity_scope_is_granted_by_mockins_claims(world: MockinWorld) -> None:
