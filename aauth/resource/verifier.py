@@ -374,21 +374,10 @@ class ResourceVerifier:
         if not any(request.has_header(name) for name in _SIGNATURE_FIELDS):
             return _unsigned_requirement(policy.mode)
         try:
-            verified = verify_request(
-                request,
-                now=now,
-                max_skew=policy.signature_window,
-                required_components=AAUTH_REQUIRED_COMPONENTS + policy.extra_components,
-                schemes=("jwt",),  # AAuth -11 §"Keying material": sig=jwt only
-                algorithms=policy.algorithms,
-            )
-            if not self._our_authority(request.url):
-                # the signature is valid for the authority it covers, which is not ours
-                # (virtual hosting, a shared proxy): RFC 9110 §15.5.20, before anything is
-                # fetched or recorded for it
-                return Challenge.denied(
-                    "invalid_request", "the request is for another authority", status=421
-                )
+            verified = self._verify_signature(request, policy, now)
+            refused = self._other_authority(request.url)
+            if refused is not None:
+                return refused
             outcome = self._after_signature(
                 request, verified, policy, now, bound_to=bound_to, authorizing=None
             )
@@ -435,24 +424,16 @@ class ResourceVerifier:
         if not any(request.has_header(name) for name in _SIGNATURE_FIELDS):
             return _unsigned_requirement(AccessMode.PERSON_TOKEN)
         try:
-            verified = verify_request(
-                request,
-                now=now,
-                max_skew=policy.signature_window,
-                required_components=AAUTH_REQUIRED_COMPONENTS + policy.extra_components,
-                schemes=("jwt",),
-                algorithms=policy.algorithms,
-            )
+            verified = self._verify_signature(request, policy, now)
         except SignatureError as exc:
             if exc.code in _TOKEN_CODES and _presented_typ(request) == TYP_PERSON:
                 # an expired or malformed person token (digest §7.1), found while the key
                 # was taken from it
                 return _invalid_person_token(exc.message, exc.code)
             return Challenge.signature(exc, accepted_algs=policy.algorithms)
-        if not self._our_authority(request.url):
-            return Challenge.denied(
-                "invalid_request", "the request is for another authority", status=421
-            )
+        refused = self._other_authority(request.url)
+        if refused is not None:
+            return refused
         authorizing = _Authorizing(grant, aud)
         try:
             outcome = self._after_signature(
@@ -469,6 +450,31 @@ class ResourceVerifier:
             assert not isinstance(outcome, Verified)  # the grant path answers Authorized
             return outcome
         return _invalid_person_token(message, code)
+
+    @staticmethod
+    def _verify_signature(
+        request: HttpRequest, policy: ResourcePolicy, now: int
+    ) -> VerifiedRequest:
+        """The RFC 9421 signature with the route's window, covered components and
+        algorithms (digest §2 steps 1-7)."""
+        return verify_request(
+            request,
+            now=now,
+            max_skew=policy.signature_window,
+            required_components=AAUTH_REQUIRED_COMPONENTS + policy.extra_components,
+            schemes=("jwt",),  # AAuth -11 §"Keying material": sig=jwt only
+            algorithms=policy.algorithms,
+        )
+
+    def _other_authority(self, url: str) -> Challenge | None:
+        """``421`` when a valid signature covers an authority that is not ours (virtual
+        hosting, a shared proxy: RFC 9110 §15.5.20), before anything is fetched or recorded
+        for the request; ``None`` for ours."""
+        if self._our_authority(url):
+            return None
+        return Challenge.denied(
+            "invalid_request", "the request is for another authority", status=421
+        )
 
     def _our_authority(self, url: str) -> bool:
         if url.startswith(self._own_prefixes):
