@@ -7,7 +7,7 @@ with Starlette's (``MutableMapping[str, Any]``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any, Final, TypeAlias
 from urllib.parse import quote, unquote, urlsplit
 
@@ -19,14 +19,18 @@ __all__ = [
     "Receive",
     "Scope",
     "Send",
+    "accepting_with_headers",
     "adding_headers",
     "app_scope",
     "content_length",
     "encode_headers",
+    "held_http_scope",
+    "refuse_websocket",
     "replaying",
     "request_url",
     "send_response",
     "to_http_request",
+    "websocket_handshake",
 ]
 
 Scope: TypeAlias = MutableMapping[str, Any]
@@ -102,6 +106,35 @@ def to_http_request(scope: Scope, body: bytes) -> HttpRequest:
     return HttpRequest(scope["method"], request_url(scope), headers, body)
 
 
+#: RFC 6455 §3: ``ws``/``wss`` URIs name the ``http``/``https`` resource of the handshake.
+_HANDSHAKE_SCHEMES: Final = {"ws": "http", "wss": "https"}
+
+
+def websocket_handshake(scope: Scope) -> HttpRequest:
+    """The opening handshake of a ``websocket`` scope as the HTTP ``GET`` it is (RFC 6455
+    §4.1), with the scope's headers and no body: what an agent signed.
+
+    :raises MissingHost: see :class:`MissingHost`.
+    """
+    scheme = scope.get("scheme") or "ws"
+    http_scope = {**scope, "scheme": _HANDSHAKE_SCHEMES.get(scheme, scheme), "method": "GET"}
+    return to_http_request(http_scope, b"")
+
+
+def held_http_scope(scope: Scope) -> Scope:
+    """An ``http`` scope with the connection facts of a ``websocket`` scope, for running a
+    held HTTP call that a handshake's poll released (its request then fills in the rest)."""
+    scheme = scope.get("scheme") or "ws"
+    child = {
+        name: value
+        for name, value in scope.items()
+        if name not in ("subprotocols", "extensions", "type", "scheme")
+    }
+    child.update(type="http", scheme=_HANDSHAKE_SCHEMES.get(scheme, scheme), method="GET")
+    child.setdefault("http_version", "1.1")
+    return child
+
+
 def content_length(scope: Scope) -> int | None:
     """The declared ``Content-Length``, or ``None`` (absent, several or not a number; the
     body read then enforces the limit)."""
@@ -171,6 +204,46 @@ def adding_headers(send: Send, extra: Iterable[tuple[str, str]]) -> Send:
         await send(message)
 
     return send_with_headers
+
+
+def accepting_with_headers(send: Send, extra: Iterable[tuple[str, str]]) -> Send:
+    """A ``send`` that appends ``extra`` to the application's ``websocket.accept`` (the
+    handshake's ``101`` answer carries them, e.g. ``AAuth-Access``)."""
+    encoded = encode_headers(extra)
+    if not encoded:
+        return send
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "websocket.accept":
+            message = dict(message)
+            message["headers"] = [*message.get("headers", ()), *encoded]
+        await send(message)
+
+    return send_with_headers
+
+
+async def refuse_websocket(
+    scope: Scope, receive: Receive, send: Send, response: HttpResponse
+) -> None:
+    """Refuse a WebSocket handshake with ``response``: sent as an HTTP answer where the
+    server offers the ``websocket.http.response`` extension, else a close before accepting
+    (the server answers ``403``). The client's ``websocket.connect`` is read first, as the
+    ASGI protocol has it; a client already gone gets nothing."""
+    message = await receive()
+    if message.get("type") != "websocket.connect":
+        return
+    extensions = scope.get("extensions")
+    if isinstance(extensions, Mapping) and "websocket.http.response" in extensions:
+        headers = encode_headers(response.headers)
+        if not response.has_header("content-length"):
+            headers.append((b"content-length", str(len(response.body)).encode("ascii")))
+        await send(
+            {"type": "websocket.http.response.start", "status": response.status, "headers": headers}
+        )
+        await send({"type": "websocket.http.response.body", "body": response.body})
+        return
+    # RFC 6455 §7.4.1: 1008, policy violation
+    await send({"type": "websocket.close", "code": 1008})
 
 
 async def send_response(send: Send, response: HttpResponse, *, head: bool = False) -> None:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+import anyio
 import httpx
 
 from aauth.errors import LocalError
@@ -31,12 +32,16 @@ from ._convert import (
     Receive,
     Scope,
     Send,
+    accepting_with_headers,
     adding_headers,
     app_scope,
     content_length,
+    held_http_scope,
+    refuse_websocket,
     replaying,
     send_response,
     to_http_request,
+    websocket_handshake,
 )
 from ._fetch import FetchFailure, fetch
 
@@ -71,6 +76,22 @@ def _plain(status: int, text: str) -> HttpResponse:
         (("content-type", "text/plain; charset=utf-8"), ("cache-control", "no-store")),
         text.encode("utf-8"),
     )
+
+
+def _held_body(body: bytes) -> Receive:
+    """``receive`` for a held call run from a WebSocket handshake: the held body, then
+    nothing until the run ends (no ``http.disconnect``: the answer is being stored)."""
+    pending = True
+
+    async def receive() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")  # pragma: no cover - sleep_forever never returns
+
+    return receive
 
 
 class _BodyTooLarge(Exception):
@@ -155,10 +176,16 @@ class AAuthMiddleware:
     request; the first valid poll runs the application with *that* request (method, path,
     query, headers and body) and a buffered answer, which the engine stores and replays.
 
-    ``lifespan`` scopes pass through untouched. ``websocket`` scopes pass through untouched
-    as well, **unauthenticated**: the engine verifies HTTP requests, and nothing here
-    verifies a WebSocket handshake. Do not serve WebSocket routes that need AAuth behind
-    this middleware (or refuse ``websocket`` scopes in front of it).
+    ``websocket`` scopes are verified too: the opening handshake is an HTTP ``GET`` (RFC
+    6455 §4.1) that the agent signs like any request, so the engine decides on it as on a
+    ``GET`` of the same URL (``ws``/``wss`` read as ``http``/``https``). Verified: the
+    application gets the scope with the identity, and headers the engine adds
+    (``AAuth-Access``) go on its ``websocket.accept``. Anything else is refused before the
+    application sees the connection: with the engine's HTTP answer where the server offers
+    the ``websocket.http.response`` extension, else with a close before accepting (the
+    server answers ``403``). A handshake that polls a held call runs that HTTP call (its
+    answer is stored for the HTTP polls) and is refused. ``lifespan`` scopes pass through
+    untouched.
 
     :param app: the ASGI application.
     :param server: the resource engine (identifier, keys, routes, stores).
@@ -222,8 +249,11 @@ class AAuthMiddleware:
         return int(self.clock())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
-            await self.app(scope, receive, send)  # lifespan, websocket: untouched
+            await self.app(scope, receive, send)  # lifespan: untouched
             return
         head = scope.get("method") == "HEAD"
         declared = content_length(scope)
@@ -260,6 +290,37 @@ class AAuthMiddleware:
                         return
                     captured = await self._capture(child, child_receive)
                     action = exchange.app_responded(captured, now=self._now())
+                case _:
+                    raise LocalError(f"the engine asked for an unknown action {action!r}")
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket handshake, verified as the ``GET`` it is (RFC 6455 §4.1)."""
+        try:
+            wire = websocket_handshake(scope)
+        except MissingHost:
+            await refuse_websocket(scope, receive, send, _plain(400, "missing Host header"))
+            return
+        exchange = self.server.receive(wire, self._now())
+        action = exchange.next_action()
+        while True:
+            match action:
+                case Fetch():
+                    action = await self._fetch(exchange, action)
+                case Respond(response=response):
+                    await refuse_websocket(scope, receive, send, response)
+                    return
+                case CallApp(request=request, identity=identity, add_headers=extra):
+                    if action.capture:
+                        # a poll that released a held HTTP call: run it as HTTP, store its
+                        # answer for the HTTP polls, and answer the handshake with it
+                        child = app_scope(held_http_scope(scope), wire, request)
+                        child[SCOPE_KEY] = identity
+                        captured = await self._capture(child, _held_body(request.body))
+                        action = exchange.app_responded(captured, now=self._now())
+                        continue
+                    scope[SCOPE_KEY] = identity  # also for the middlewares around this one
+                    await self.app(dict(scope), receive, accepting_with_headers(send, extra))
+                    return
                 case _:
                     raise LocalError(f"the engine asked for an unknown action {action!r}")
 
@@ -307,8 +368,8 @@ def get_identity(request_or_scope: Any) -> Verified | None:
     """The :class:`~aauth.resource.Verified` identity :class:`AAuthMiddleware` put in the
     ASGI scope, or ``None`` (a public path, or no middleware in front).
 
-    Takes a Starlette / FastAPI ``Request`` (or ``WebSocket``: always ``None``, see the
-    middleware), anything else with a ``scope`` mapping, or the scope itself.
+    Takes a Starlette / FastAPI ``Request`` or ``WebSocket``, anything else with a
+    ``scope`` mapping, or the scope itself.
     """
     scope = request_or_scope
     if not isinstance(scope, Mapping):

@@ -54,6 +54,7 @@ from aauth_asgi._convert import (
     adding_headers,
     app_scope,
     content_length,
+    encode_headers,
     replaying,
     request_url,
     send_response,
@@ -520,15 +521,14 @@ async def call(
     return sent
 
 
-@pytest.mark.parametrize("kind", ["lifespan", "websocket"])
-async def test_lifespan_and_websocket_pass_through_untouched(kind: str, anyio_backend: str) -> None:
+async def test_lifespan_passes_through_untouched(anyio_backend: str) -> None:
     seen: list[tuple[Any, Any, Any]] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         seen.append((scope, receive, send))
 
     middleware = AAuthMiddleware(app, resource_server())
-    scope = {"type": kind}
+    scope = {"type": "lifespan"}
     receive = receiver()
     sent = Sent()
     await middleware(scope, receive, sent)
@@ -1040,3 +1040,173 @@ async def test_an_https_fetch_goes_to_the_admitted_address_with_the_name_verifie
             await fetch(f"https://ap.test:{port}/doc", **options)
     assert (result.status, result.body) == (200, b'{"ok":true}')
     assert hosts == [f"ap.test:{port}"]
+
+
+# -- WebSocket handshakes: verified as the GET they are (RFC 6455 §4.1) ----------------------
+
+
+def websocket_scope(
+    path: str = "/agent/feed",
+    *,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    extensions: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A ``websocket`` scope as uvicorn builds it for ``ws://resource.test{path}``."""
+    scope = http_scope(
+        path, headers=headers if headers is not None else [(b"host", b"resource.test")]
+    )
+    del scope["method"]
+    scope.update(type="websocket", scheme="ws", subprotocols=[])
+    if extensions is not None:
+        scope["extensions"] = extensions
+    return scope
+
+
+class SocketApp:
+    """A WebSocket app that accepts, says hello and closes; records the scopes it got."""
+
+    def __init__(self) -> None:
+        self.scopes: list[dict[str, Any]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.scopes.append(dict(scope))
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept", "headers": [(b"x-app", b"1")]})
+        await send({"type": "websocket.send", "text": "hello"})
+        await send({"type": "websocket.close", "code": 1000})
+
+
+def signed_handshake(ap: FakeAgentProvider, path: str = "/agent/feed") -> list[tuple[bytes, bytes]]:
+    """The headers of a handshake an agent of ``ap`` signed for ``ws://resource.test{path}``
+    (the signature covers the ``http`` URL of the handshake's GET)."""
+    key = ap.agent_key()
+    request = sign_request(
+        HttpRequest("GET", f"http://resource.test{path}", [("Host", "resource.test")]),
+        key,
+        signature_key=ap.mint(key, now=int(time.time())),
+        created=int(time.time()),
+    )
+    return encode_headers(request.headers)
+
+
+async def test_an_unsigned_websocket_handshake_is_refused_before_the_app(
+    anyio_backend: str,
+) -> None:
+    app = SocketApp()
+    middleware = AAuthMiddleware(app, resource_server())
+    sent = await call(middleware, websocket_scope(), {"type": "websocket.connect"})
+    # no websocket.http.response extension: a close before accepting (the server sends 403)
+    assert sent.messages == [{"type": "websocket.close", "code": 1008}]
+    assert app.scopes == []
+
+
+async def test_a_refused_handshake_gets_the_engines_answer_with_the_extension(
+    anyio_backend: str,
+) -> None:
+    app = SocketApp()
+    middleware = AAuthMiddleware(app, resource_server())
+    scope = websocket_scope(extensions={"websocket.http.response": {}})
+    sent = await call(middleware, scope, {"type": "websocket.connect"})
+    start, body = sent.messages
+    assert (start["type"], start["status"]) == ("websocket.http.response.start", 401)
+    headers = dict(start["headers"])
+    assert headers[b"aauth-requirement"] == b"requirement=agent-token"
+    assert headers[b"content-length"] == str(len(body["body"])).encode()
+    assert body["type"] == "websocket.http.response.body"
+    assert app.scopes == []
+    # a client gone before its connect message gets nothing
+    gone = await call(middleware, websocket_scope(), {"type": "websocket.disconnect"})
+    assert gone.messages == []
+    # no Host and no server address: refused as a bad handshake
+    no_host = websocket_scope(headers=[])
+    del no_host["server"]
+    bad = await call(middleware, no_host, {"type": "websocket.connect"})
+    assert bad.messages == [{"type": "websocket.close", "code": 1008}]
+
+
+async def test_a_signed_websocket_handshake_reaches_the_app_with_the_identity(
+    anyio_backend: str,
+) -> None:
+    ap = FakeAgentProvider(AP)
+    with serve(ap.handle, time.time) as served:
+        app = SocketApp()
+        middleware = AAuthMiddleware(app, resource_server(transport_map={AP: served.origin}))
+        scope = websocket_scope(headers=signed_handshake(ap))
+        sent = await call(middleware, scope, {"type": "websocket.connect"})
+    assert [m["type"] for m in sent.messages] == [
+        "websocket.accept",
+        "websocket.send",
+        "websocket.close",
+    ]
+    [seen] = app.scopes
+    identity = get_identity(seen)
+    assert identity is not None and identity.agent == ap.agent_id
+    assert identity.mode is AccessMode.AGENT_TOKEN
+    assert get_identity(scope) is identity  # for the middlewares around this one
+    # the AP's documents were fetched for the handshake, as for any request
+    assert [path_of(r.url) for r in ap.requests] == ["/.well-known/aauth-agent.json", "/jwks.json"]
+
+
+async def test_engine_headers_go_on_the_websocket_accept(anyio_backend: str) -> None:
+    grant = CallApp(
+        request=HttpRequest("GET", "http://resource.test/agent/feed"),
+        identity=None,
+        add_headers=(("AAuth-Access", "session-1"),),
+    )
+    middleware = AAuthMiddleware(SocketApp(), ScriptedServer(lambda request: [grant]))
+    sent = await call(middleware, websocket_scope(), {"type": "websocket.connect"})
+    accept = sent.messages[0]
+    assert accept["type"] == "websocket.accept"
+    assert accept["headers"] == [(b"x-app", b"1"), (b"aauth-access", b"session-1")]
+    plain = CallApp(request=HttpRequest("GET", "http://resource.test/agent/feed"), identity=None)
+    bare = AAuthMiddleware(SocketApp(), ScriptedServer(lambda request: [plain]))
+    unchanged = await call(bare, websocket_scope(), {"type": "websocket.connect"})
+    assert unchanged.messages[0]["headers"] == [(b"x-app", b"1")]
+
+
+async def test_a_handshake_that_releases_a_held_call_runs_it_as_http(anyio_backend: str) -> None:
+    """A poll of a deferred call's pending URL made as a WebSocket handshake: the held HTTP
+    call runs (its answer is what the engine stores), and the handshake gets the answer."""
+    app = Recorder(chunks=(b"held ", b"answer"), status=201)
+    stored = HttpResponse(201, [("x-stored", "1"), ("Content-Length", "6")], b"stored")
+    server = ScriptedServer(held_then(Respond(stored)))
+    middleware = AAuthMiddleware(app, server)
+    scope = websocket_scope("/pending/abc", extensions={"websocket.http.response": {}})
+    sent = await call(middleware, scope, {"type": "websocket.connect"})
+    [held] = app.scopes
+    assert (held["type"], held["scheme"], held["method"]) == ("http", "http", "POST")
+    assert held["path"] == "/deferred/report"
+    assert "subprotocols" not in held and "extensions" not in held
+    assert app.bodies == [b'{"held":true}']
+    [captured] = server.reports
+    assert (captured.status, captured.body) == (201, b"held answer")
+    start, body = sent.messages
+    assert (start["status"], body["body"]) == (201, b"stored")
+    assert start["headers"] == [(b"x-stored", b"1"), (b"content-length", b"6")]  # not twice
+
+
+async def test_a_held_call_from_a_handshake_does_not_see_the_socket(anyio_backend: str) -> None:
+    """After its body the held call's ``receive`` waits (no ``http.disconnect``, no
+    WebSocket message), so a streaming answer is stored whole."""
+    waited: list[bool] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "http.request"
+        with anyio.move_on_after(0.05) as scope_:
+            await receive()
+        waited.append(scope_.cancelled_caught)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+
+    server = ScriptedServer(held_then(Respond(HttpResponse(200, (), b"ok"))))
+    middleware = AAuthMiddleware(app, server)
+    sent = await call(middleware, websocket_scope("/pending/abc"), {"type": "websocket.connect"})
+    assert waited == [True]
+    assert [r.body for r in server.reports] == [b"done"]
+    assert sent.messages == [{"type": "websocket.close", "code": 1008}]
+
+
+async def test_an_unknown_action_on_a_handshake_is_a_local_error(anyio_backend: str) -> None:
+    middleware = AAuthMiddleware(SocketApp(), ScriptedServer(lambda request: ["nonsense"]))
+    with pytest.raises(LocalError, match="unknown action"):
+        await call(middleware, websocket_scope(), {"type": "websocket.connect"})
