@@ -19,7 +19,6 @@ __all__ = [
     "Receive",
     "Scope",
     "Send",
-    "accepting_with_headers",
     "adding_headers",
     "app_scope",
     "content_length",
@@ -190,31 +189,18 @@ def replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def adding_headers(send: Send, extra: Iterable[tuple[str, str]]) -> Send:
-    """A ``send`` that appends ``extra`` to the application's ``http.response.start`` and
-    passes every message on as it comes (streaming answers stream)."""
+def adding_headers(
+    send: Send, extra: Iterable[tuple[str, str]], head_message: str = "http.response.start"
+) -> Send:
+    """A ``send`` that appends ``extra`` to the application's ``head_message`` (the HTTP
+    answer's start, or ``websocket.accept``: the handshake's ``101`` answer) and passes every
+    message on as it comes (streaming answers stream)."""
     encoded = encode_headers(extra)
     if not encoded:
         return send
 
     async def send_with_headers(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = dict(message)
-            message["headers"] = [*message.get("headers", ()), *encoded]
-        await send(message)
-
-    return send_with_headers
-
-
-def accepting_with_headers(send: Send, extra: Iterable[tuple[str, str]]) -> Send:
-    """A ``send`` that appends ``extra`` to the application's ``websocket.accept`` (the
-    handshake's ``101`` answer carries them, e.g. ``AAuth-Access``)."""
-    encoded = encode_headers(extra)
-    if not encoded:
-        return send
-
-    async def send_with_headers(message: Message) -> None:
-        if message["type"] == "websocket.accept":
+        if message["type"] == head_message:
             message = dict(message)
             message["headers"] = [*message.get("headers", ()), *encoded]
         await send(message)

@@ -32,7 +32,6 @@ from ._convert import (
     Receive,
     Scope,
     Send,
-    accepting_with_headers,
     adding_headers,
     app_scope,
     content_length,
@@ -319,7 +318,8 @@ class AAuthMiddleware:
                         action = exchange.app_responded(captured, now=self._now())
                         continue
                     scope[SCOPE_KEY] = identity  # also for the middlewares around this one
-                    await self.app(dict(scope), receive, accepting_with_headers(send, extra))
+                    accepting = adding_headers(send, extra, "websocket.accept")
+                    await self.app(dict(scope), receive, accepting)
                     return
                 case _:
                     raise LocalError(f"the engine asked for an unknown action {action!r}")
