@@ -146,15 +146,11 @@ class PendingItem(Protocol):
 PendingT = TypeVar("PendingT", bound=PendingItem)
 
 
-class RecordingServer(Generic[PendingT]):
-    """The part the PS and resource fakes share: every exchange goes to ``log`` (a
-    :class:`Reject` raised while routing becomes the answer), and the requests held behind
-    pending URLs are in ``pending`` by id, for the test controls to find."""
+class LoggingServer:
+    """The part every fake server shares: every exchange goes to ``log`` (a :class:`Reject`
+    raised while routing becomes the answer)."""
 
-    #: What the fake calls a held request, in ``LookupError`` messages.
-    _pending_noun: ClassVar[str]
     log: list[Exchange]
-    pending: dict[str, PendingT]
 
     def handle(self, request: HttpRequest, now: int) -> HttpResponse:
         """Answer ``request`` at time ``now``."""
@@ -173,6 +169,15 @@ class RecordingServer(Generic[PendingT]):
     def requests(self) -> list[HttpRequest]:
         """Every request seen, in order."""
         return [exchange.request for exchange in self.log]
+
+
+class RecordingServer(LoggingServer, Generic[PendingT]):
+    """The part the PS and resource fakes share besides the log: the requests held behind
+    pending URLs are in ``pending`` by id, for the test controls to find."""
+
+    #: What the fake calls a held request, in ``LookupError`` messages.
+    _pending_noun: ClassVar[str]
+    pending: dict[str, PendingT]
 
     def _find(self, ref: str) -> PendingT:
         """The held request ``ref`` names: its id, its pending URL or its interaction code."""

@@ -42,6 +42,7 @@ from ._common import (
     Exchange,
     Fault,
     Issuer,
+    LoggingServer,
     Reject,
     Seeded,
     fault_response,
@@ -58,7 +59,7 @@ from ._common import (
 __all__ = ["FakeAccessServer"]
 
 
-class FakeAccessServer:
+class FakeAccessServer(LoggingServer):
     """An Access Server at ``issuer``.
 
     :param person_servers: PSes allowed to call ``/token`` (fakes or ``{issuer: jwks}``).
@@ -121,22 +122,7 @@ class FakeAccessServer:
         else:
             self.resources[resource.issuer] = resource.jwks
 
-    @property
-    def requests(self) -> list[HttpRequest]:
-        """Every request seen, in order."""
-        return [exchange.request for exchange in self.log]
-
     # ------------------------------------------------------------------ HTTP
-
-    def handle(self, request: HttpRequest, now: int) -> HttpResponse:
-        """Answer ``request`` at time ``now``."""
-        self.log.append(Exchange(request, now, None))
-        try:
-            response = self._route(request, now)
-        except Reject as reject:
-            response = reject.response
-        self.log[-1] = Exchange(request, now, response)
-        return response
 
     def _route(self, request: HttpRequest, now: int) -> HttpResponse:
         path = path_of(request.url)
